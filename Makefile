@@ -1,0 +1,42 @@
+# Every target creates the virtualenv and installs what it needs first.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PYTHON ?= python3
+
+.PHONY: install system-deps up test test-fast lint bench clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+system-deps:
+	bash scripts/system-deps.sh
+
+## up: train the first model on the built-in flights data if none is in production, then serve on :3000
+up: install
+	$(VENV)/bin/driftline up
+
+## test: lint, types, import contracts, then every test (integration ones start real servers)
+test: install system-deps lint
+	$(VENV)/bin/pytest -q
+
+## test-fast: unit tests only
+test-fast: install
+	$(VENV)/bin/pytest -q -m "not integration"
+
+lint: install
+	$(VENV)/bin/ruff check driftline tests bench
+	$(VENV)/bin/ruff format --check driftline tests bench
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
+
+## bench: serving benchmarks; results go to docs/BENCHMARKS.md by hand
+bench: install system-deps
+	$(PY) bench/serving.py
+
+clean:
+	rm -rf $(VENV) .driftline .pytest_cache .mypy_cache .ruff_cache

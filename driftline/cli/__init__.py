@@ -1,0 +1,5 @@
+"""The `driftline` command line."""
+
+from driftline.cli.main import main
+
+__all__ = ["main"]

@@ -1,0 +1,93 @@
+"""Domain errors shared by every package.
+
+Each error builds its message from its arguments so the text a user sees names what was wrong. The service maps
+these to HTTP status codes in one place (`driftline.service.errors`); the CLI prints them and exits non-zero.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+
+class DriftlineError(Exception):
+    """Raised for any failure Driftline can explain to its user; the base of every project error."""
+
+
+class ConfigError(DriftlineError):
+    """Raised when the configuration file or a DRIFTLINE_ variable is missing, unreadable or invalid."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        self.field = field
+        self.reason = reason
+        super().__init__(f"config field {field!r}: {reason}")
+
+
+class DataError(DriftlineError):
+    """Raised when a dataset cannot be used: unreadable file, missing columns, wrong types, too few rows."""
+
+    def __init__(self, reason: str, *, source: str | None = None) -> None:
+        self.reason = reason
+        self.source = source
+        super().__init__(f"{source}: {reason}" if source else reason)
+
+
+class InvalidInput(DriftlineError):
+    """Raised when a request's rows do not match the feature schema; `field` names the offending feature."""
+
+    def __init__(self, field: str, reason: str, *, row: int | None = None) -> None:
+        self.field = field
+        self.reason = reason
+        self.row = row
+        where = f"row {row}, " if row is not None else ""
+        super().__init__(f"{where}field {field!r}: {reason}")
+
+
+class PayloadTooLarge(DriftlineError):
+    """Raised when a request body or batch exceeds the configured serving limits."""
+
+    def __init__(self, what: str, size: int, limit: int) -> None:
+        self.size = size
+        self.limit = limit
+        super().__init__(f"{what} is {size:,}, over the limit of {limit:,}")
+
+
+class UnknownRequestIds(DriftlineError):
+    """Raised when feedback names request ids that no logged prediction carries."""
+
+    def __init__(self, request_ids: Iterable[str]) -> None:
+        self.request_ids = sorted(request_ids)
+        shown = ", ".join(self.request_ids[:10])
+        more = f" (and {len(self.request_ids) - 10} more)" if len(self.request_ids) > 10 else ""
+        super().__init__(f"unknown request_id: {shown}{more}; nothing was recorded")
+
+
+class NoProductionModel(DriftlineError):
+    """Raised when something needs the production model and none has been promoted yet."""
+
+    def __init__(self) -> None:
+        super().__init__("no model version is in production; run `driftline train` first")
+
+
+class UnknownVersion(DriftlineError):
+    """Raised when a model version asked for is not registered."""
+
+    def __init__(self, version: int) -> None:
+        self.version = version
+        super().__init__(f"model version {version} is not registered")
+
+
+class ArtifactIntegrityError(DriftlineError):
+    """Raised when a stored artifact is missing, or its sha256 differs from the one recorded at registration."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(f"model artifact {path} refused: {reason}")
+
+
+class PromotionRefused(DriftlineError):
+    """Raised when a promotion or rollback cannot be carried out; production is left unchanged."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(f"promotion refused: {reason}; production unchanged")

@@ -1,0 +1,171 @@
+"""The model registry: versions and their artifacts, the production pointer, promotion and rollback.
+
+Artifacts live in the BentoML model store; this module never imports BentoML. Whoever writes a version's files
+(the training pipeline, through the BentoML API) hands the folder to `Registry.register`, which records the sha256
+of every file. Loading checks those hashes first, so a tampered or corrupt artifact is refused, not unpickled.
+Registration is the commit point: a folder without a version row can never be loaded or promoted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import joblib
+import pandas as pd
+
+from driftline.core.errors import ArtifactIntegrityError, NoProductionModel, PromotionRefused
+from driftline.core.model import LoadedModel
+from driftline.core.schema import FeatureSchema
+from driftline.core.store import Store
+
+PIPELINE_FILE = "pipeline.joblib"
+REFERENCE_FILE = "reference.parquet"
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class ModelVersion:
+    """A registered version as recorded in the store."""
+
+    version: int
+    name: str
+    status: str
+    artifact_dir: str
+    artifact_tag: str
+    hashes: dict[str, str]
+    schema: FeatureSchema
+    details: dict[str, Any]
+    created_at: float
+    status_reason: str | None
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> ModelVersion:
+        return cls(
+            version=row["version"],
+            name=row["name"],
+            status=row["status"],
+            artifact_dir=row["artifact_dir"],
+            artifact_tag=row["artifact_tag"],
+            hashes=row["hashes"],
+            schema=FeatureSchema.from_dict(row["schema"]),
+            details=row["details"],
+            created_at=row["created_at"],
+            status_reason=row["status_reason"],
+        )
+
+
+class Registry:
+    """Registered versions, their verified artifacts, and who is in production."""
+
+    def __init__(self, store: Store, model_dir: Path) -> None:
+        self.store = store
+        self.model_dir = Path(model_dir).resolve()
+
+    def register(
+        self,
+        folder: Path,
+        *,
+        name: str,
+        tag: str,
+        schema: FeatureSchema,
+        details: dict[str, Any],
+        status: str = "registered",
+        status_reason: str | None = None,
+    ) -> ModelVersion:
+        """Record the files already written in `folder` (inside the model store) as a new version."""
+        folder = Path(folder).resolve()
+        files = [PIPELINE_FILE, REFERENCE_FILE]
+        for file_name in files:
+            if not (folder / file_name).is_file():
+                raise ArtifactIntegrityError(str(folder / file_name), "file was not written")
+        hashes = {file_name: sha256_of(folder / file_name) for file_name in files}
+        version = self.store.add_version(
+            name=name,
+            artifact_dir=str(folder.relative_to(self.model_dir)),
+            artifact_tag=tag,
+            hashes=hashes,
+            schema=schema.to_dict(),
+            details=details,
+            status=status,
+            status_reason=status_reason,
+        )
+        return self.get(version)
+
+    def get(self, version: int) -> ModelVersion:
+        return ModelVersion.from_row(self.store.get_version(version))
+
+    def versions(self) -> list[ModelVersion]:
+        return [ModelVersion.from_row(row) for row in self.store.list_versions()]
+
+    def production(self) -> ModelVersion:
+        version = self.store.production_version()
+        if version is None:
+            raise NoProductionModel()
+        return self.get(version)
+
+    def verified_path(self, model: ModelVersion, file_name: str) -> Path:
+        """The artifact file's path once its sha256 matches the recorded one."""
+        path = self.model_dir / model.artifact_dir / file_name
+        if not path.is_file():
+            raise ArtifactIntegrityError(str(path), "file is missing")
+        expected = model.hashes.get(file_name)
+        actual = sha256_of(path)
+        if expected != actual:
+            raise ArtifactIntegrityError(
+                str(path), f"sha256 {actual[:12]}… differs from the registered {str(expected)[:12]}…"
+            )
+        return path
+
+    def load(self, version: int) -> LoadedModel:
+        """Verify and load a version's pipeline."""
+        model = self.get(version)
+        path = self.verified_path(model, PIPELINE_FILE)
+        try:
+            pipeline = joblib.load(path)
+        except Exception as exc:  # any unpickling failure means the artifact cannot be served
+            raise ArtifactIntegrityError(str(path), f"cannot be loaded: {exc}") from None
+        return LoadedModel(version=model.version, pipeline=pipeline, schema=model.schema)
+
+    def reference(self, version: int) -> pd.DataFrame:
+        """Verify and load the training-feature sample a version's drift is measured against."""
+        model = self.get(version)
+        return pd.read_parquet(self.verified_path(model, REFERENCE_FILE))
+
+    def promote(self, version: int, *, kind: str, reason: str, evidence: dict[str, Any] | None = None) -> int:
+        """Make `version` production after checking its artifacts load; the pointer and history change together."""
+        model = self.get(version)
+        if model.status == "rejected" and kind == "auto":
+            raise PromotionRefused(f"version {version} was rejected: {model.status_reason}")
+        self.load(version)
+        self.reference(version)
+        return self.store.promote(version, kind=kind, reason=reason, evidence=evidence)
+
+    def rollback(self, reason: str = "manual rollback") -> int:
+        """Back to the version that was in production before the current one; returns that version.
+
+        Rollbacks undo promotions like a stack: v1 -> v2 -> v3, then two rollbacks give v2, then v1.
+        """
+        current = self.store.production_version()
+        if current is None:
+            raise NoProductionModel()
+        lineage: list[int] = []
+        for promotion in self.store.promotion_history():
+            if promotion["kind"] == "rollback" and lineage:
+                lineage.pop()
+            else:
+                lineage.append(int(promotion["version"]))
+        if len(lineage) < 2:
+            raise PromotionRefused(f"version {current} has no earlier production version to roll back to")
+        target = lineage[-2]
+        self.promote(target, kind="rollback", reason=reason, evidence={"from_version": current})
+        return target

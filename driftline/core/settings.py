@@ -1,0 +1,249 @@
+"""The one settings class: a YAML file, overridden field by field by `DRIFTLINE_` environment variables.
+
+`driftline.yaml` at the repository root holds the built-in defaults. `--config PATH` or `DRIFTLINE_CONFIG` picks
+another file. Nested fields are overridden with a double underscore, e.g. `DRIFTLINE_MONITORING__WINDOW_ROWS=200`.
+Bad config fails at start with one message naming the field and the reason (`ConfigError`).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from driftline.core.errors import ConfigError
+
+DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "driftline.yaml"
+CONFIG_ENV = "DRIFTLINE_CONFIG"
+
+Task = Literal["classification", "regression"]
+
+# metric name -> True when larger is better
+METRIC_DIRECTIONS: dict[str, bool] = {
+    "roc_auc": True,
+    "accuracy": True,
+    "f1": True,
+    "log_loss": False,
+    "brier": False,
+    "mae": False,
+    "rmse": False,
+    "r2": True,
+}
+CLASSIFICATION_METRICS = ("roc_auc", "accuracy", "f1", "log_loss", "brier")
+REGRESSION_METRICS = ("mae", "rmse", "r2")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class FeatureLists(_Section):
+    numeric: list[str] = Field(default_factory=list)
+    """Columns treated as numbers (imputed with the median, scaled)."""
+    categorical: list[str] = Field(default_factory=list)
+    """Columns treated as categories (missing and unseen values allowed)."""
+
+
+class DataSettings(_Section):
+    builtin: Literal["flights"] | None = "flights"
+    """A built-in dataset name; ignored when `path` is set."""
+    path: Path | None = None
+    """A CSV or Parquet file with the user's own data."""
+    target: str = "late"
+    """The column to predict."""
+    task: Task = "classification"
+    """Classification (binary or multiclass) or regression."""
+    time_column: str | None = None
+    """Optional; orders the holdout split and replay."""
+    train_until: str | None = None
+    """Optional timestamp: rows before it train the first model, the rest are held out as live traffic."""
+    features: FeatureLists | None = None
+    """Feature lists; inferred from the data when absent."""
+    max_rows: int | None = Field(default=None, gt=0)
+    """Optional cap on training rows (the most recent ones are kept)."""
+
+    @model_validator(mode="after")
+    def _needs_a_source(self) -> DataSettings:
+        if self.path is None and self.builtin is None:
+            raise ValueError("name a dataset: `builtin: flights` or `path: your.csv`")
+        if self.path is not None and self.path.suffix.lower() not in {".csv", ".parquet", ".pq"}:
+            raise ValueError(f"path {self.path} must end in .csv or .parquet")
+        return self
+
+
+class ModelSettings(_Section):
+    name: str = "driftline-model"
+    """Name of the model in the BentoML model store."""
+    estimator: str = "sklearn.ensemble.HistGradientBoostingClassifier"
+    """Import path of a scikit-learn estimator."""
+    params: dict[str, Any] = Field(default_factory=dict)
+    """Keyword arguments for the estimator."""
+    metric: str = "roc_auc"
+    """Metric champion and challenger are compared on."""
+    holdout_fraction: float = Field(default=0.2, gt=0.0, lt=0.9)
+    """Share of rows (the most recent, with a time column) kept out of training for evaluation."""
+    reference_rows: int = Field(default=20_000, gt=0)
+    """Rows of training features kept with each version as its drift reference."""
+    random_state: int = 0
+    """Seed for splits, sampling and estimators that take one."""
+
+    @field_validator("estimator")
+    @classmethod
+    def _estimator_is_sklearn(cls, value: str) -> str:
+        if not value.startswith("sklearn.") or value.count(".") < 2:
+            raise ValueError(f"{value!r} is not a scikit-learn estimator import path (sklearn.<module>.<Class>)")
+        return value
+
+    @field_validator("metric")
+    @classmethod
+    def _known_metric(cls, value: str) -> str:
+        if value not in METRIC_DIRECTIONS:
+            raise ValueError(f"unknown metric {value!r}; choose one of {', '.join(METRIC_DIRECTIONS)}")
+        return value
+
+
+class StoreSettings(_Section):
+    url: str = "sqlite:///.driftline/driftline.db"
+    """SQLAlchemy URL: a SQLite file by default, `postgresql+psycopg://user@host/db` at scale."""
+    model_dir: Path = Path(".driftline/bentoml")
+    """BENTOML_HOME: where the BentoML model store keeps artifacts."""
+
+    @field_validator("url")
+    @classmethod
+    def _supported_url(cls, value: str) -> str:
+        if not value.startswith(("sqlite:///", "postgresql")):
+            raise ValueError(f"{value!r} is not a sqlite:/// or postgresql URL")
+        return value
+
+
+class MonitoringSettings(_Section):
+    window_rows: int = Field(default=5000, gt=0)
+    """Rows in a drift window (the most recent ones)."""
+    window_seconds: int | None = Field(default=None, gt=0)
+    """Window by age instead of by rows."""
+    min_rows: int = Field(default=500, gt=0)
+    """A window with fewer rows is skipped."""
+    interval_seconds: int = Field(default=60, gt=0)
+    """Seconds between drift checks."""
+    drift_share: float = Field(default=0.3, gt=0.0, le=1.0)
+    """Dataset drift when this share of features drifts."""
+    stat_test: str = "auto"
+    """Evidently stat test for every column, or `auto`."""
+
+
+class RetrainSettings(_Section):
+    consecutive_windows: int = Field(default=2, gt=0)
+    """Drifted windows in a row before a retrain."""
+    cooldown_seconds: int = Field(default=600, ge=0)
+    """Minimum seconds between retrains."""
+    min_labeled_rows: int = Field(default=1000, gt=0)
+    """Labelled live rows needed before a retrain."""
+    min_gain: float = 0.0
+    """How much the candidate must beat the champion by on the metric."""
+    schedule: str | None = None
+    """Optional cron expression for periodic retrains."""
+
+
+class ServingSettings(_Section):
+    workers: int = Field(default=2, gt=0, le=64)
+    """BentoML worker processes."""
+    max_rows_per_request: int = Field(default=1000, gt=0)
+    """Rows accepted by one /predict call."""
+    max_body_bytes: int = Field(default=8 * 1024 * 1024, gt=0)
+    """Request bodies above this size get 413 (batch uploads have their own limit)."""
+    max_batch_bytes: int = Field(default=256 * 1024 * 1024, gt=0)
+    """Upload size limit of /predict_batch."""
+    max_batch_rows: int = Field(default=2_000_000, gt=0)
+    """Row limit of /predict_batch."""
+    poll_seconds: float = Field(default=2.0, gt=0.0, le=60.0)
+    """How often each worker checks the production pointer."""
+    log_predictions: bool = True
+    """Write every prediction to the store (in the background)."""
+    log_queue_size: int = Field(default=100_000, gt=0)
+    """Records waiting to be written; beyond it records are dropped and counted."""
+    log_batch_size: int = Field(default=1000, gt=0)
+    """Records written per transaction."""
+    log_flush_seconds: float = Field(default=0.5, gt=0.0)
+    """Longest a record waits before being written."""
+    micro_batch_rows: int = Field(default=256, gt=0)
+    """Rows from concurrent requests predicted in one call."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="DRIFTLINE_", env_nested_delimiter="__", extra="forbid")
+
+    data: DataSettings = Field(default_factory=DataSettings)
+    """What to train on."""
+    model: ModelSettings = Field(default_factory=ModelSettings)
+    """What to train and how models are compared."""
+    store: StoreSettings = Field(default_factory=StoreSettings)
+    """Where records and artifacts live."""
+    monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)
+    """Drift checks."""
+    retrain: RetrainSettings = Field(default_factory=RetrainSettings)
+    """When and how to retrain."""
+    serving: ServingSettings = Field(default_factory=ServingSettings)
+    """Limits and behaviour of the HTTP service."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # environment variables win over the YAML file, which arrives as init kwargs
+        return env_settings, init_settings
+
+    @model_validator(mode="after")
+    def _metric_fits_task(self) -> Settings:
+        allowed = CLASSIFICATION_METRICS if self.data.task == "classification" else REGRESSION_METRICS
+        if self.model.metric not in allowed:
+            raise ValueError(
+                f"model.metric {self.model.metric!r} does not fit task {self.data.task!r}; "
+                f"choose one of {', '.join(allowed)}"
+            )
+        return self
+
+
+def config_path(explicit: str | Path | None = None) -> Path:
+    """The config file to read: the explicit one, else DRIFTLINE_CONFIG, else the built-in default."""
+    chosen = explicit or os.environ.get(CONFIG_ENV)
+    return Path(chosen) if chosen else DEFAULT_CONFIG
+
+
+def load_settings(path: str | Path | None = None) -> Settings:
+    """Read the YAML config (see `config_path`) and apply environment overrides; raise `ConfigError` if bad."""
+    source = config_path(path)
+    try:
+        raw = yaml.safe_load(source.read_text(encoding="utf-8")) or {}
+    except FileNotFoundError:
+        raise ConfigError("--config", f"file {source} does not exist") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError("--config", f"cannot read {source}: {exc}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError("--config", f"{source} is not valid YAML: {exc}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError("--config", f"{source} must hold a mapping of sections, not {type(raw).__name__}")
+    try:
+        settings = Settings(**raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(part) for part in first["loc"]) or "(top level)"
+        got = first.get("input")
+        shown = "" if isinstance(got, dict) or got is None else f" (got {got!r})"
+        raise ConfigError(field, f"{first['msg']}{shown}") from None
+    return _resolve_relative_paths(settings, source.parent)
+
+
+def _resolve_relative_paths(settings: Settings, base: Path) -> Settings:
+    """Relative data paths are read from the config file's folder; store paths from the working directory."""
+    if settings.data.path is not None and not settings.data.path.is_absolute():
+        settings.data.path = (base / settings.data.path).resolve()
+    return settings

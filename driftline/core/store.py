@@ -1,0 +1,328 @@
+"""The store: every record Driftline keeps, in one SQL database (SQLite file by default, PostgreSQL by URL).
+
+SQLAlchemy Core, no ORM: model versions, the production pointer and its history, training runs, logged
+predictions and late labels. Promotion changes the pointer and writes its history row in one transaction.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine
+
+from driftline.core.errors import PromotionRefused, UnknownVersion
+
+metadata = sa.MetaData()
+
+model_versions = sa.Table(
+    "model_versions",
+    metadata,
+    sa.Column("version", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),  # registered | production | archived | rejected
+    sa.Column("status_reason", sa.Text),
+    sa.Column("artifact_dir", sa.Text, nullable=False),  # relative to the model store folder
+    sa.Column("artifact_tag", sa.String(300), nullable=False),  # the BentoML model tag
+    sa.Column("hashes", sa.JSON, nullable=False),  # file name -> sha256
+    sa.Column("schema", sa.JSON, nullable=False),
+    sa.Column("details", sa.JSON, nullable=False),  # params, metrics, baseline, fingerprint, rows, duration …
+)
+
+production = sa.Table(
+    "production",
+    metadata,
+    sa.Column("slot", sa.Integer, primary_key=True),  # always 1: one production pointer per store
+    sa.Column("version", sa.Integer, sa.ForeignKey("model_versions.version"), nullable=False),
+    sa.Column("promotion_id", sa.Integer, nullable=False),
+)
+
+promotions = sa.Table(
+    "promotions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", sa.Float, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("previous_version", sa.Integer),
+    sa.Column("kind", sa.String(20), nullable=False),  # initial | auto | manual | rollback
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("evidence", sa.JSON, nullable=False),
+)
+
+training_runs = sa.Table(
+    "training_runs",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("started_at", sa.Float, nullable=False),
+    sa.Column("finished_at", sa.Float),
+    sa.Column("trigger", sa.String(40), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),  # running | succeeded | failed
+    sa.Column("version", sa.Integer),
+    sa.Column("message", sa.Text),
+    sa.Column("details", sa.JSON),
+)
+
+predictions = sa.Table(
+    "predictions",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("request_id", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_at", sa.Float, nullable=False, index=True),
+    sa.Column("model_version", sa.Integer, nullable=False),
+    sa.Column("features", sa.JSON, nullable=False),
+    sa.Column("output", sa.JSON, nullable=False),
+    sa.Column("latency_ms", sa.Float, nullable=False),
+)
+
+feedback = sa.Table(
+    "feedback",
+    metadata,
+    sa.Column("request_id", sa.String(64), primary_key=True),
+    sa.Column("label", sa.JSON, nullable=False),
+    sa.Column("received_at", sa.Float, nullable=False),
+)
+
+
+def _new_id(result: sa.CursorResult[Any]) -> int:
+    key = result.inserted_primary_key
+    assert key is not None
+    return int(key[0])
+
+
+def create_engine(url: str) -> Engine:
+    """An engine for the URL; SQLite gets WAL and a busy timeout so several workers can write to one file."""
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(url, connect_args={"timeout": 30})
+
+        @sa.event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.close()
+
+        return engine
+    return sa.create_engine(url, pool_pre_ping=True)
+
+
+class Store:
+    """All reads and writes of Driftline's records; safe to share between threads."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = create_engine(url)
+        metadata.create_all(self.engine)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    # model versions -------------------------------------------------------------------------------------------
+
+    def add_version(
+        self,
+        *,
+        name: str,
+        artifact_dir: str,
+        artifact_tag: str,
+        hashes: Mapping[str, str],
+        schema: Mapping[str, Any],
+        details: Mapping[str, Any],
+        status: str = "registered",
+        status_reason: str | None = None,
+    ) -> int:
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                model_versions.insert().values(
+                    name=name,
+                    created_at=time.time(),
+                    status=status,
+                    status_reason=status_reason,
+                    artifact_dir=artifact_dir,
+                    artifact_tag=artifact_tag,
+                    hashes=dict(hashes),
+                    schema=dict(schema),
+                    details=dict(details),
+                )
+            )
+            return _new_id(result)
+
+    def get_version(self, version: int) -> dict[str, Any]:
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(model_versions).where(model_versions.c.version == version)).first()
+        if row is None:
+            raise UnknownVersion(version)
+        return dict(row._mapping)
+
+    def list_versions(self) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(model_versions).order_by(model_versions.c.version)).all()
+        return [dict(row._mapping) for row in rows]
+
+    def set_version_status(self, version: int, status: str, reason: str | None = None) -> None:
+        with self.engine.begin() as conn:
+            updated = conn.execute(
+                model_versions.update()
+                .where(model_versions.c.version == version)
+                .values(status=status, status_reason=reason)
+            )
+        if updated.rowcount == 0:
+            raise UnknownVersion(version)
+
+    # production pointer and its history -------------------------------------------------------------------
+
+    def production_version(self) -> int | None:
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(production.c.version).where(production.c.slot == 1)).scalar()
+
+    def promote(self, version: int, *, kind: str, reason: str, evidence: Mapping[str, Any] | None = None) -> int:
+        """Point production at `version` and record why, in one transaction; returns the promotion id."""
+        with self.engine.begin() as conn:
+            if (
+                conn.execute(sa.select(model_versions.c.version).where(model_versions.c.version == version)).first()
+                is None
+            ):
+                raise UnknownVersion(version)
+            previous = self._locked_pointer(conn)
+            if previous == version:
+                raise PromotionRefused(f"version {version} is already in production")
+            promotion_id = _new_id(
+                conn.execute(
+                    promotions.insert().values(
+                        at=time.time(),
+                        version=version,
+                        previous_version=previous,
+                        kind=kind,
+                        reason=reason,
+                        evidence=dict(evidence or {}),
+                    )
+                )
+            )
+            if previous is None:
+                conn.execute(production.insert().values(slot=1, version=version, promotion_id=promotion_id))
+            else:
+                conn.execute(
+                    production.update().where(production.c.slot == 1).values(version=version, promotion_id=promotion_id)
+                )
+                conn.execute(
+                    model_versions.update()
+                    .where(model_versions.c.version == previous)
+                    .values(status="archived", status_reason=f"replaced by version {version} ({kind})")
+                )
+            conn.execute(
+                model_versions.update()
+                .where(model_versions.c.version == version)
+                .values(status="production", status_reason=reason)
+            )
+            return promotion_id
+
+    def _locked_pointer(self, conn: Connection) -> int | None:
+        query = sa.select(production.c.version).where(production.c.slot == 1)
+        if conn.dialect.name == "postgresql":
+            query = query.with_for_update()
+        return conn.execute(query).scalar()
+
+    def promotion_history(self) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(promotions).order_by(promotions.c.id)).all()
+        return [dict(row._mapping) for row in rows]
+
+    def current_promotion(self) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                sa.select(promotions).join(production, production.c.promotion_id == promotions.c.id)
+            ).first()
+        return dict(row._mapping) if row else None
+
+    # training runs -------------------------------------------------------------------------------------------
+
+    def start_run(self, trigger: str) -> int:
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                training_runs.insert().values(started_at=time.time(), trigger=trigger, status="running")
+            )
+            return _new_id(result)
+
+    def finish_run(
+        self,
+        run_id: int,
+        *,
+        status: str,
+        version: int | None = None,
+        message: str = "",
+        details: Mapping[str, Any] | None = None,
+    ) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                training_runs.update()
+                .where(training_runs.c.id == run_id)
+                .values(
+                    finished_at=time.time(),
+                    status=status,
+                    version=version,
+                    message=message,
+                    details=dict(details or {}),
+                )
+            )
+
+    def list_runs(self, limit: int = 50) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(training_runs).order_by(training_runs.c.id.desc()).limit(limit)).all()
+        return [dict(row._mapping) for row in rows]
+
+    # predictions and feedback -----------------------------------------------------------------------------
+
+    def insert_predictions(self, records: Sequence[Mapping[str, Any]]) -> None:
+        if records:
+            with self.engine.begin() as conn:
+                conn.execute(predictions.insert(), [dict(r) for r in records])
+
+    def count_predictions(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(sa.select(sa.func.count()).select_from(predictions)).scalar_one())
+
+    def recent_predictions(self, limit: int) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(predictions).order_by(predictions.c.id.desc()).limit(limit)).all()
+        return [dict(row._mapping) for row in rows]
+
+    def known_request_ids(self, request_ids: Iterable[str]) -> set[str]:
+        wanted = list(dict.fromkeys(request_ids))
+        found: set[str] = set()
+        with self.engine.connect() as conn:
+            for start in range(0, len(wanted), 500):
+                chunk = wanted[start : start + 500]
+                found.update(
+                    conn.execute(
+                        sa.select(predictions.c.request_id).where(predictions.c.request_id.in_(chunk))
+                    ).scalars()
+                )
+        return found
+
+    def record_feedback(self, labels: Mapping[str, Any]) -> int:
+        """Store late labels by request id; a second label for the same request replaces the first."""
+        if not labels:
+            return 0
+        now = time.time()
+        rows = [{"request_id": rid, "label": label, "received_at": now} for rid, label in labels.items()]
+        with self.engine.begin() as conn:
+            dialect = conn.dialect.name
+            insert: Any = postgresql.insert(feedback) if dialect == "postgresql" else sqlite.insert(feedback)
+            statement = insert.on_conflict_do_update(
+                index_elements=[feedback.c.request_id],
+                set_={"label": insert.excluded.label, "received_at": insert.excluded.received_at},
+            )
+            conn.execute(statement, rows)
+        return len(rows)
+
+    def labels_for(self, request_ids: Iterable[str]) -> dict[str, Any]:
+        wanted = list(request_ids)
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(feedback).where(feedback.c.request_id.in_(wanted))).all()
+        return {row.request_id: row.label for row in rows}

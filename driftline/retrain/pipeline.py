@@ -1,0 +1,57 @@
+"""The scikit-learn Pipeline every version is: column preprocessing from the feature schema, then the estimator."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from sklearn.base import BaseEstimator
+from sklearn.compose import ColumnTransformer
+from sklearn.impute import SimpleImputer
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+from driftline.core.errors import ConfigError
+from driftline.core.schema import FeatureSchema
+
+
+def estimator_class(import_path: str) -> type[BaseEstimator]:
+    """Resolve a scikit-learn estimator class; nothing outside `sklearn.` is ever imported from config."""
+    module_name, _, class_name = import_path.rpartition(".")
+    if not module_name.startswith("sklearn."):
+        raise ConfigError("model.estimator", f"{import_path!r} is not a scikit-learn estimator")
+    try:
+        cls = getattr(importlib.import_module(module_name), class_name)
+    except (ImportError, AttributeError):
+        raise ConfigError("model.estimator", f"{import_path!r} cannot be imported") from None
+    if not (isinstance(cls, type) and issubclass(cls, BaseEstimator)):
+        raise ConfigError("model.estimator", f"{import_path!r} is not an estimator class")
+    return cls
+
+
+def build_pipeline(schema: FeatureSchema, import_path: str, params: dict[str, Any]) -> Pipeline:
+    """Impute and scale numbers, impute and one-hot encode categories (unseen ones ignored), then the estimator."""
+    cls = estimator_class(import_path)
+    try:
+        estimator = cls(**params)
+    except TypeError as exc:
+        raise ConfigError("model.params", f"{import_path} does not accept these parameters: {exc}") from None
+    transformers: list[tuple[str, Any, list[str]]] = []
+    if schema.numeric:
+        numeric = Pipeline([("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())])
+        transformers.append(("numeric", numeric, list(schema.numeric)))
+    if schema.categorical:
+        categorical = Pipeline(
+            [
+                ("impute", SimpleImputer(strategy="constant", fill_value="__missing__")),
+                (
+                    "encode",
+                    OneHotEncoder(
+                        handle_unknown="infrequent_if_exist", min_frequency=5, max_categories=40, sparse_output=False
+                    ),
+                ),
+            ]
+        )
+        transformers.append(("categorical", categorical, list(schema.categorical)))
+    columns = ColumnTransformer(transformers, remainder="drop", verbose_feature_names_out=False)
+    return Pipeline([("columns", columns), ("estimator", estimator)])

@@ -1,0 +1,1 @@
+"""The BentoML service (`driftline.service.app:Driftline`) and the plain modules it delegates to."""

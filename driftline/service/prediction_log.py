@@ -1,0 +1,145 @@
+"""Writes prediction records to the store in the background, in batches, without ever blocking a request.
+
+A request only puts a chunk of records on a queue bounded in rows. One thread drains it, writing up to
+`batch_size` records per transaction at least every `flush_seconds`. When the queue is full, or the store refuses
+a batch, the records are dropped and counted (never raised to the request). `close()` flushes what is queued.
+Chunks are turned into row dicts on the writer thread, so a 200,000-row upload costs its request almost nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Protocol
+
+log = logging.getLogger(__name__)
+
+_STOP = object()
+
+
+class RecordChunk(Protocol):
+    """Some prediction records, materialised only when written."""
+
+    def __len__(self) -> int: ...
+
+    def records(self) -> list[Mapping[str, Any]]: ...
+
+
+class ListChunk:
+    """Records that already are dicts."""
+
+    def __init__(self, records: Sequence[Mapping[str, Any]]) -> None:
+        self._records = records
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+    def records(self) -> list[Mapping[str, Any]]:
+        return list(self._records)
+
+
+class PredictionLog:
+    """A queue of record chunks bounded in rows, and the thread that writes them with `write_batch`."""
+
+    def __init__(
+        self,
+        write_batch: Callable[[Sequence[Mapping[str, Any]]], None],
+        *,
+        max_pending_rows: int = 100_000,
+        batch_size: int = 1000,
+        flush_seconds: float = 0.5,
+        on_drop: Callable[[int, str], None] | None = None,
+        on_depth: Callable[[int], None] | None = None,
+    ) -> None:
+        self._write_batch = write_batch
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._max_pending = max_pending_rows
+        self._batch_size = batch_size
+        self._flush_seconds = flush_seconds
+        self.on_drop = on_drop
+        self.on_depth = on_depth
+        self._lock = threading.Lock()
+        self._pending = 0
+        self._closed = False
+        self.written = 0
+        self.dropped = 0
+        self._thread = threading.Thread(target=self._run, name="prediction-log", daemon=True)
+        self._thread.start()
+
+    @property
+    def depth(self) -> int:
+        """Records queued and not yet written."""
+        return self._pending
+
+    def submit(self, chunk: RecordChunk) -> bool:
+        """Queue a chunk for writing; False (and counted as dropped) when it does not fit or the log is closed."""
+        size = len(chunk)
+        with self._lock:
+            fits = not self._closed and self._pending + size <= self._max_pending
+            if fits:
+                self._pending += size
+        if not fits:
+            self._count_dropped(size, "log closed" if self._closed else "queue full")
+            return False
+        self._queue.put(chunk)
+        return True
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Write everything still queued, then stop the writer thread."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        self._queue.put(_STOP)
+        self._thread.join(timeout)
+
+    def _count_dropped(self, count: int, reason: str) -> None:
+        with self._lock:
+            self.dropped += count
+        log.warning("prediction records dropped", extra={"count": count, "reason": reason})
+        if self.on_drop is not None:
+            self.on_drop(count, reason)
+
+    def _run(self) -> None:
+        stopping = False
+        while not stopping:
+            chunks: list[RecordChunk] = []
+            rows = 0
+            deadline = time.monotonic() + self._flush_seconds
+            while rows < self._batch_size:
+                remaining = deadline - time.monotonic()
+                try:
+                    item = self._queue.get(timeout=remaining) if remaining > 0 else self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is _STOP:
+                    stopping = True
+                    break
+                chunks.append(item)
+                rows += len(item)
+            if chunks:
+                self._write(chunks)
+        # after the stop sentinel nothing more is accepted; anything queued before it was already taken
+
+    def _write(self, chunks: list[RecordChunk]) -> None:
+        rows = sum(len(chunk) for chunk in chunks)
+        try:
+            records = [record for chunk in chunks for record in chunk.records()]
+            for start in range(0, len(records), self._batch_size):
+                part = records[start : start + self._batch_size]
+                try:
+                    self._write_batch(part)
+                except Exception as exc:  # the store being away must never reach a request
+                    log.error("prediction log write failed", extra={"error": str(exc), "records": len(part)})
+                    self._count_dropped(len(part), "store write failed")
+                else:
+                    with self._lock:
+                        self.written += len(part)
+        finally:
+            with self._lock:
+                self._pending -= rows
+            if self.on_depth is not None:
+                self.on_depth(self._pending)

@@ -1,0 +1,74 @@
+"""Fixture chain: data -> config -> settings -> registry -> trained (promoted) version."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from driftline.core import Registry, Settings, Store, load_settings
+from driftline.retrain import TrainingOutcome, train
+from tests.factories import make_loans, postgres_server, write_config
+
+
+@pytest.fixture
+def loans() -> pd.DataFrame:
+    return make_loans()
+
+
+@pytest.fixture
+def loans_csv(tmp_path: Path, loans: pd.DataFrame) -> Path:
+    path = tmp_path / "loans.csv"
+    loans.to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture
+def config_file(tmp_path: Path, loans_csv: Path) -> Path:
+    return write_config(tmp_path, loans_csv)
+
+
+@pytest.fixture
+def settings(config_file: Path) -> Settings:
+    return load_settings(config_file)
+
+
+@pytest.fixture
+def registry(settings: Settings) -> Iterator[Registry]:
+    store = Store(settings.store.url)
+    yield Registry(store, settings.store.model_dir)
+    store.dispose()
+
+
+@pytest.fixture
+def trained(settings: Settings, registry: Registry) -> TrainingOutcome:
+    return train(settings, registry, trigger="test")
+
+
+@pytest.fixture(scope="session")
+def postgres_admin_url() -> Iterator[str]:
+    with postgres_server() as url:
+        yield url
+
+
+@pytest.fixture
+def postgres_url(postgres_admin_url: str) -> Iterator[str]:
+    """A fresh database on the session's PostgreSQL server."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(postgres_admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    yield postgres_admin_url.rsplit("/", 1)[0] + f"/{name}"
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Every store test runs on a SQLite file and on a real PostgreSQL server."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'store.db'}"
+    return str(request.getfixturevalue("postgres_url"))

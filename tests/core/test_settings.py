@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from driftline.core import ConfigError, load_settings
+from driftline.core.settings import DEFAULT_CONFIG
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "c.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_the_builtin_defaults_name_the_flights_data() -> None:
+    """The shipped driftline.yaml loads and trains on the built-in flights data."""
+    settings = load_settings(DEFAULT_CONFIG)
+    assert ("flights", "late", "classification") == (settings.data.builtin, settings.data.target, settings.data.task)
+
+
+def test_environment_variables_override_nested_fields(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """DRIFTLINE_SECTION__FIELD wins over the YAML file."""
+    monkeypatch.setenv("DRIFTLINE_MONITORING__WINDOW_ROWS", "123")
+    settings = load_settings(write(tmp_path, "monitoring:\n  window_rows: 5000\n  min_rows: 10\n"))
+    assert 123 == settings.monitoring.window_rows
+    assert 10 == settings.monitoring.min_rows
+
+
+def test_driftline_config_variable_picks_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without --config, DRIFTLINE_CONFIG names the file."""
+    monkeypatch.setenv("DRIFTLINE_CONFIG", str(write(tmp_path, "retrain:\n  min_gain: 0.05\n")))
+    assert 0.05 == load_settings().retrain.min_gain
+
+
+@pytest.mark.parametrize(
+    ("text", "field", "reason"),
+    [
+        ("monitoring:\n  window_rows: -5\n", "monitoring.window_rows", "greater than 0"),
+        ("monitoring:\n  windw_rows: 5\n", "monitoring.windw_rows", "Extra inputs"),
+        ("model:\n  estimator: os.system\n", "model.estimator", "not a scikit-learn estimator"),
+        ("model:\n  metric: mae\n", "(top level)", "does not fit task"),
+        ("data:\n  path: data.txt\n", "data", "must end in .csv or .parquet"),
+        ("store:\n  url: mysql://x\n", "store.url", "sqlite"),
+    ],
+)
+def test_bad_config_names_the_field_and_reason(tmp_path: Path, text: str, field: str, reason: str) -> None:
+    """One message with the field and why it is wrong."""
+    with pytest.raises(ConfigError) as caught:
+        load_settings(write(tmp_path, text))
+    assert field == caught.value.field
+    assert reason in caught.value.reason
+
+
+def test_unreadable_config_files_are_refused_clearly(tmp_path: Path) -> None:
+    """Missing files, broken YAML and non-mapping documents each get their own message."""
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_settings(tmp_path / "missing.yaml")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_settings(write(tmp_path, "data: [unclosed\n"))
+    with pytest.raises(ConfigError, match="mapping"):
+        load_settings(write(tmp_path, "- a\n- b\n"))
+
+
+def test_relative_data_paths_are_read_from_the_config_folder(tmp_path: Path) -> None:
+    """`path: loans.csv` next to the config resolves there, whatever the working directory."""
+    settings = load_settings(write(tmp_path, "data:\n  path: loans.csv\n  target: y\n"))
+    assert tmp_path / "loans.csv" == settings.data.path
