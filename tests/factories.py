@@ -22,7 +22,9 @@ NUMERIC = ["income", "age", "debt_ratio"]
 CATEGORICAL = ["purpose", "region"]
 
 
-def make_loans(rows: int = 1200, *, seed: int = 0, income_shift: float = 0.0, start: str = "2024-01-01") -> pd.DataFrame:
+def make_loans(
+    rows: int = 1200, *, seed: int = 0, income_shift: float = 0.0, start: str = "2024-01-01"
+) -> pd.DataFrame:
     """A loans table whose `default` depends on the features, with missing values in `debt_ratio`."""
     rng = np.random.default_rng(seed)
     income = rng.normal(50 + income_shift, 15, rows)
@@ -96,13 +98,31 @@ def postgres_server() -> Iterator[str]:
         as_user = ["runuser", "-u", "postgres", "--"]
         data.mkdir()
         shutil.chown(data, "postgres", "postgres")
-    subprocess.run([*as_user, str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "driftline"],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [*as_user, str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "driftline"],
+        check=True,
+        capture_output=True,
+    )
     port = free_port()
     server = subprocess.Popen(
-        [*as_user, str(bindir / "postgres"), "-D", str(data), "-p", str(port), "-k", str(data),
-         "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "max_connections=200"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            *as_user,
+            str(bindir / "postgres"),
+            "-D",
+            str(data),
+            "-p",
+            str(port),
+            "-k",
+            str(data),
+            "-c",
+            "listen_addresses=127.0.0.1",
+            "-c",
+            "fsync=off",
+            "-c",
+            "max_connections=200",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     url = f"postgresql+psycopg://driftline@127.0.0.1:{port}/postgres"
     try:

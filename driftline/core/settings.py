@@ -157,13 +157,13 @@ class ServingSettings(_Section):
     """Request bodies above this size get 413 (batch uploads have their own limit)."""
     max_batch_bytes: int = Field(default=256 * 1024 * 1024, gt=0)
     """Upload size limit of /predict_batch."""
-    max_batch_rows: int = Field(default=2_000_000, gt=0)
+    max_batch_rows: int = Field(default=1_000_000, gt=0)
     """Row limit of /predict_batch."""
     poll_seconds: float = Field(default=2.0, gt=0.0, le=60.0)
     """How often each worker checks the production pointer."""
     log_predictions: bool = True
     """Write every prediction to the store (in the background)."""
-    log_queue_size: int = Field(default=100_000, gt=0)
+    log_queue_size: int = Field(default=1_000_000, gt=0)
     """Records waiting to be written; beyond it records are dropped and counted."""
     log_batch_size: int = Field(default=1000, gt=0)
     """Records written per transaction."""

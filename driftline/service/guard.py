@@ -17,6 +17,26 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
+MAX_JSON_DEPTH = 16  # rows are flat objects in a list; anything deeper is not a prediction request
+
+
+def nesting_exceeds(value: Any, limit: int) -> bool:
+    """True when lists and objects nest deeper than `limit` (checked without recursion)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return False
+
+
 def describe_validation_error(body: dict[str, Any]) -> dict[str, Any]:
     """`row 3, field 'temp': Input should be a finite number` from BentoML's pydantic error list."""
     details = body.get("detail")
@@ -87,12 +107,14 @@ class RequestGuard:
             await _send_json(send, 400, {"error": "request body is empty; send JSON rows"})
             return
         try:
-            json.loads(body)
+            too_deep = nesting_exceeds(json.loads(body), MAX_JSON_DEPTH)
         except RecursionError:
-            await _send_json(send, 400, {"error": "JSON is nested too deeply"})
-            return
+            too_deep = True
         except (ValueError, UnicodeDecodeError) as exc:
             await _send_json(send, 400, {"error": f"malformed JSON: {exc}"})
+            return
+        if too_deep:
+            await _send_json(send, 400, {"error": f"JSON is nested more than {MAX_JSON_DEPTH} levels deep"})
             return
         sent = False
 

@@ -31,7 +31,7 @@ def test_user_files_load_in_time_order(tmp_path: Path, suffix: str) -> None:
     path = tmp_path / f"loans{suffix}"
     frame.to_csv(path, index=False) if suffix == ".csv" else frame.to_parquet(path)
     dataset = load_dataset(DataSettings(path=path, target="default", time_column="applied_at"))
-    assert 100 == len(dataset.train) and dataset.live.empty
+    assert len(dataset.train) == 100 and dataset.live.empty
     assert dataset.train["applied_at"].is_monotonic_increasing
 
 
@@ -41,11 +41,11 @@ def test_unusable_files_raise_data_errors_naming_the_file(tmp_path: Path) -> Non
         read_table(tmp_path / "nope.csv")
     broken = tmp_path / "broken.parquet"
     broken.write_bytes(b"not parquet at all")
-    with pytest.raises(DataError, match="broken.parquet"):
+    with pytest.raises(DataError, match=r"broken\.parquet"):
         read_table(broken)
     good = tmp_path / "x.csv"
     make_loans(20).to_csv(good, index=False)
     with pytest.raises(DataError, match="target column 'y'"):
         load_dataset(DataSettings(path=good, target="y"))
-    with pytest.raises(DataError, match="needs data.time_column"):
+    with pytest.raises(DataError, match=r"needs data\.time_column"):
         load_dataset(DataSettings(path=good, target="default", train_until="2024-01-02"))

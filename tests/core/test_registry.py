@@ -22,7 +22,7 @@ def test_a_tampered_artifact_is_refused_before_unpickling(registry: Registry, tr
     data = bytearray(path.read_bytes())
     data[-10] ^= 0xFF
     path.write_bytes(bytes(data))
-    with pytest.raises(ArtifactIntegrityError, match="pipeline.joblib refused: sha256"):
+    with pytest.raises(ArtifactIntegrityError, match=r"pipeline\.joblib refused: sha256"):
         registry.load(trained.version.version)
 
 
@@ -44,7 +44,7 @@ def test_rollback_returns_to_the_previous_production_version(registry: Registry,
     second = train(registry_settings(registry), registry, trigger="test").version.version
     registry.promote(second, kind="manual", reason="try it")
     assert trained.version.version == registry.rollback()
-    assert "rollback" == registry.store.promotion_history()[-1]["kind"]
+    assert registry.store.promotion_history()[-1]["kind"] == "rollback"
     with pytest.raises(PromotionRefused, match="no earlier production version"):
         registry.rollback()
 

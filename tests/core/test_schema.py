@@ -20,8 +20,8 @@ def test_inference_splits_numbers_from_categories_and_skips_identifiers() -> Non
     frame = make_loans(300)
     frame["loan_id"] = [f"L{i}" for i in range(len(frame))]
     schema = infer_schema(frame, "default", "classification", time_column="applied_at")
-    assert ("income", "age", "debt_ratio") == schema.numeric
-    assert ("purpose", "region") == schema.categorical
+    assert schema.numeric == ("income", "age", "debt_ratio")
+    assert schema.categorical == ("purpose", "region")
 
 
 def test_listed_features_must_exist_and_exclude_the_target() -> None:
@@ -57,16 +57,16 @@ def test_check_row_names_the_bad_field(schema: FeatureSchema, row: dict, field: 
 def test_frames_get_training_dtypes_with_missing_values_as_nan(schema: FeatureSchema) -> None:
     """None becomes NaN, numbers become float, categories stay strings."""
     frame = schema.frame([{"income": None, "age": 3, "purpose": None}, {"income": 2.5, "age": 4, "purpose": "car"}])
-    assert ["float64", "float64", "object"] == [str(t) for t in frame.dtypes]
+    assert [str(t) for t in frame.dtypes] == ["float64", "float64", "object"]
     missing_category = frame.loc[0, "purpose"]
     assert np.isnan(frame.loc[0, "income"]) and isinstance(missing_category, float) and math.isnan(missing_category)
-    assert "car" == frame.loc[1, "purpose"]
+    assert frame.loc[1, "purpose"] == "car"
 
 
 def test_uploaded_tables_are_checked_column_by_column(schema: FeatureSchema) -> None:
     """Missing or unknown columns, text in numeric columns and infinity are refused with the column named."""
     good = pd.DataFrame({"income": [1.0], "age": [2], "purpose": [7]})
-    assert "7" == schema.check_frame(good)["purpose"].iloc[0]
+    assert schema.check_frame(good)["purpose"].iloc[0] == "7"
     with pytest.raises(InvalidInput, match="'age': missing column"):
         schema.check_frame(pd.DataFrame({"income": [1.0], "purpose": ["a"]}))
     with pytest.raises(InvalidInput, match="'extra': unknown column"):

@@ -17,21 +17,21 @@ def write(tmp_path: Path, text: str) -> Path:
 def test_the_builtin_defaults_name_the_flights_data() -> None:
     """The shipped driftline.yaml loads and trains on the built-in flights data."""
     settings = load_settings(DEFAULT_CONFIG)
-    assert ("flights", "late", "classification") == (settings.data.builtin, settings.data.target, settings.data.task)
+    assert (settings.data.builtin, settings.data.target, settings.data.task) == ("flights", "late", "classification")
 
 
 def test_environment_variables_override_nested_fields(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """DRIFTLINE_SECTION__FIELD wins over the YAML file."""
     monkeypatch.setenv("DRIFTLINE_MONITORING__WINDOW_ROWS", "123")
     settings = load_settings(write(tmp_path, "monitoring:\n  window_rows: 5000\n  min_rows: 10\n"))
-    assert 123 == settings.monitoring.window_rows
-    assert 10 == settings.monitoring.min_rows
+    assert settings.monitoring.window_rows == 123
+    assert settings.monitoring.min_rows == 10
 
 
 def test_driftline_config_variable_picks_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Without --config, DRIFTLINE_CONFIG names the file."""
     monkeypatch.setenv("DRIFTLINE_CONFIG", str(write(tmp_path, "retrain:\n  min_gain: 0.05\n")))
-    assert 0.05 == load_settings().retrain.min_gain
+    assert load_settings().retrain.min_gain == 0.05
 
 
 @pytest.mark.parametrize(

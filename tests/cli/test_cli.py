@@ -1,0 +1,93 @@
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from driftline.cli.main import main
+from tests.factories import feature_row, free_port, make_loans
+from tests.service.conftest import stop_server, wait_ready
+
+
+def test_train_then_status_lists_the_version_run_and_promotion(
+    config_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`train` reports progress and its decision; `status --json` shows version 1 in production."""
+    assert main(["train", "--config", str(config_file)]) == 0
+    out, err = capsys.readouterr()
+    assert "version 1 promoted to production" in out and "[train] fitting" in err
+    assert main(["status", "--config", str(config_file), "--json"]) == 0
+    status = json.loads(capsys.readouterr().out)
+    assert status["production_version"] == 1
+    assert [(r["status"], r["version"]) for r in status["training_runs"]] == [("succeeded", 1)]
+    assert [p["kind"] for p in status["promotions"]] == ["initial"]
+
+
+def test_promote_and_rollback_are_recorded_as_manual(config_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Promote v2 by hand, roll back to v1; the history says so and `status` prints it."""
+    main(["train", "--config", str(config_file)])
+    main(["train", "--config", str(config_file)])
+    assert main(["promote", "2", "--config", str(config_file)]) == 0
+    assert main(["rollback", "--config", str(config_file)]) == 0
+    capsys.readouterr()
+    main(["status", "--config", str(config_file)])
+    text = capsys.readouterr().out
+    assert "production version: 1" in text
+    assert "v1 -> v2  manual" in text and "v2 -> v1  rollback" in text
+
+
+def test_errors_exit_2_with_one_clear_line(
+    tmp_path: Path, config_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Bad config, unknown versions and serving with nothing trained each print what is wrong."""
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("monitoring:\n  drift_share: 3\n")
+    assert main(["status", "--config", str(bad)]) == 2
+    assert "config field 'monitoring.drift_share'" in capsys.readouterr().err
+    assert main(["promote", "7", "--config", str(config_file)]) == 2
+    assert "model version 7 is not registered" in capsys.readouterr().err
+    assert main(["serve", "--config", str(config_file), "--port", "1"]) == 2
+    assert "run `driftline train` first" in capsys.readouterr().err
+
+
+@pytest.mark.integration
+def test_up_trains_the_first_model_and_serves_it(config_file: Path) -> None:
+    """On an empty store `driftline up` trains, promotes and serves; a prediction comes back."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DRIFTLINE_")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "driftline.cli.main", "up", "--config", str(config_file), "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(url, process, seconds=120)
+        answer = httpx.post(f"{url}/predict", json=feature_row(make_loans(2), 0)).json()
+        assert answer["model_version"] == 1
+    finally:
+        stop_server(process)
+
+
+@pytest.mark.integration
+def test_bentoml_build_packages_the_service(tmp_path: Path) -> None:
+    """`bentoml build` succeeds on bentofile.yaml and the Bento holds the service code and default config."""
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "BENTOML_HOME": str(tmp_path / "bentoml"), "BENTOML_DO_NOT_TRACK": "True"}
+    env = {k: v for k, v in env.items() if not k.startswith("DRIFTLINE_")}
+    env["DRIFTLINE_STORE__URL"] = f"sqlite:///{tmp_path / 'empty.db'}"
+    bentoml = Path(sys.executable).with_name("bentoml")
+    result = subprocess.run(
+        [str(bentoml), "build", ".", "--output", "tag"], cwd=root, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    bentos = list((tmp_path / "bentoml" / "bentos" / "driftline").glob("*/src"))
+    assert len(bentos) == 1
+    assert (bentos[0] / "driftline" / "service" / "app.py").exists() and (bentos[0] / "driftline.yaml").exists()

@@ -1,0 +1,86 @@
+"""A real `driftline serve` (BentoML, two workers) on 127.0.0.1 over a trained loans model."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from driftline.core import Registry, Settings, Store, load_settings
+from driftline.retrain import train
+from tests.factories import free_port, make_loans, write_config
+
+
+@dataclass
+class Served:
+    url: str
+    config: Path
+    settings: Settings
+    registry: Registry
+    process: subprocess.Popen[bytes]
+
+
+def start_server(config: Path, port: int) -> subprocess.Popen[bytes]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DRIFTLINE_")}
+    return subprocess.Popen(
+        [sys.executable, "-m", "driftline.cli.main", "serve", "--config", str(config), "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+
+
+def wait_ready(url: str, process: subprocess.Popen[bytes], seconds: float = 90) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited: {process.stderr.read().decode()[-3000:] if process.stderr else ''}")
+        try:
+            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise RuntimeError("server not ready in time")
+
+
+def stop_server(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def serve_trained(folder: Path, **overrides: object) -> Iterator[Served]:
+    data = folder / "loans.csv"
+    make_loans(2000).to_csv(data, index=False)
+    config = write_config(folder, data, serving__workers=2, **overrides)
+    settings = load_settings(config)
+    registry = Registry(Store(settings.store.url), settings.store.model_dir)
+    train(settings, registry, trigger="test")
+    port = free_port()
+    process = start_server(config, port)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(url, process)
+        yield Served(url, config, settings, registry, process)
+    finally:
+        stop_server(process)
+        registry.store.dispose()
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    yield from serve_trained(tmp_path_factory.mktemp("served"))

@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+from starlette.testclient import TestClient
+
+from driftline.service.guard import RequestGuard
+
+
+async def echo(request: Request) -> JSONResponse:
+    body = await request.body()
+    if request.url.path == "/invalid":
+        detail = [{"type": "finite_number", "loc": ["root", 2, "temp"], "msg": "Input should be a finite number"}]
+        return JSONResponse({"error": "1 validation error", "detail": detail}, status_code=400)
+    return JSONResponse({"bytes": len(body)})
+
+
+@pytest.fixture
+def client() -> TestClient:
+    app = Starlette(routes=[Route(path, echo, methods=["POST"]) for path in ("/predict", "/upload", "/invalid")])
+    guarded = RequestGuard(app, max_body_bytes=20_000, max_upload_bytes=50_000, upload_paths=("/upload",))
+    return TestClient(guarded)  # type: ignore[arg-type]
+
+
+def post(client: TestClient, path: str, content: bytes, content_type: str = "application/json") -> Any:
+    return client.post(path, content=content, headers={"content-type": content_type})
+
+
+def test_bodies_over_the_limit_get_413(client: TestClient) -> None:
+    """JSON bodies have one limit, uploads another; both answer 413 with the numbers."""
+    assert post(client, "/predict", b"[" + b"1," * 12_000 + b"1]").status_code == 413
+    assert post(client, "/upload", b"x" * 30_000, "text/csv").status_code == 200
+    response = post(client, "/upload", b"x" * 60_000, "text/csv")
+    assert response.status_code == 413 and "50,000" in response.json()["error"]
+
+
+def test_malformed_empty_and_deep_json_get_400(client: TestClient) -> None:
+    """The app never sees JSON it cannot parse."""
+    assert "malformed JSON" in post(client, "/predict", b'{"a": ').json()["error"]
+    assert "empty" in post(client, "/predict", b"").json()["error"]
+    for depth in (20, 5000):
+        response = post(client, "/predict", b"[" * depth + b"]" * depth)
+        assert response.status_code == 400 and "nested more than 16 levels" in response.json()["error"]
+    assert post(client, "/predict", b'{"a": 1}').json() == {"bytes": 8}
+
+
+def test_validation_errors_become_one_sentence_naming_row_and_field(client: TestClient) -> None:
+    """BentoML's pydantic detail list is summarised first, and kept."""
+    body = post(client, "/invalid", json.dumps({"x": 1}).encode()).json()
+    assert body["error"] == "row 2, field 'temp': Input should be a finite number"
+    assert (body["row"], body["field"]) == (2, "temp") and body["detail"]
