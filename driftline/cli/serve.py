@@ -18,6 +18,8 @@ def service_env(settings: Settings, config: Path) -> dict[str, str]:
     env[CONFIG_ENV] = str(config.resolve())
     env["BENTOML_HOME"] = str(Path(settings.store.model_dir).resolve())
     env.setdefault("BENTOML_DO_NOT_TRACK", "True")
+    # one OpenMP thread per worker: several workers each spinning a pool per core starve one another
+    env.setdefault("OMP_NUM_THREADS", "1")
     return env
 
 

@@ -5,12 +5,14 @@ Shared by the service (answers) and the monitor (live performance), so both read
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from driftline.core.compiled import CompiledPreprocessing
 from driftline.core.schema import FeatureSchema
 
 
@@ -21,6 +23,12 @@ class LoadedModel:
     version: int
     pipeline: Any
     schema: FeatureSchema
+    fast: CompiledPreprocessing | None = None
+
+    @classmethod
+    def build(cls, version: int, pipeline: Any, schema: FeatureSchema) -> LoadedModel:
+        """A loaded model with its numpy fast path when the pipeline allows one."""
+        return cls(version, pipeline, schema, CompiledPreprocessing.compile(pipeline, schema))
 
     @property
     def is_classifier(self) -> bool:
@@ -36,6 +44,17 @@ class LoadedModel:
             return np.asarray(self.pipeline.predict(frame), dtype="float64"), None
         probabilities = np.round(np.asarray(self.pipeline.predict_proba(frame), dtype="float64"), 6)
         return np.asarray(self.pipeline.classes_)[probabilities.argmax(axis=1)], probabilities
+
+    def predict_rows(self, rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """Outputs for validated request rows, through the fast path when there is one."""
+        if self.fast is None:
+            return self.predict(self.schema.frame(rows))
+        estimator = self.pipeline.named_steps["estimator"]
+        matrix = self.fast.transform(rows)
+        if not self.is_classifier:
+            return self.outputs(np.asarray(estimator.predict(matrix), dtype="float64"), None)
+        probabilities = np.round(np.asarray(estimator.predict_proba(matrix), dtype="float64"), 6)
+        return self.outputs(np.asarray(estimator.classes_)[probabilities.argmax(axis=1)], probabilities)
 
     def predict(self, frame: pd.DataFrame) -> list[dict[str, Any]]:
         """One output per row: the prediction, and class probabilities for a classifier."""

@@ -134,7 +134,7 @@ class Registry:
             pipeline = joblib.load(path)
         except Exception as exc:  # any unpickling failure means the artifact cannot be served
             raise ArtifactIntegrityError(str(path), f"cannot be loaded: {exc}") from None
-        return LoadedModel(version=model.version, pipeline=pipeline, schema=model.schema)
+        return LoadedModel.build(model.version, pipeline, model.schema)
 
     def reference(self, version: int) -> pd.DataFrame:
         """Verify and load the training-feature sample a version's drift is measured against."""

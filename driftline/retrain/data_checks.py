@@ -49,7 +49,8 @@ def check_training_data(
         bad = data[name][converted.isna() & data[name].notna()]
         if len(bad):
             raise DataError(f"numeric feature {name!r} holds non-numbers, e.g. {str(bad.iloc[0])[:40]!r}")
-        data[name] = converted.astype("float64")
+    # the same types the service gives a request: floats, and categories as strings
+    data[list(schema.features)] = schema.coerce(data)
     labelled = data[schema.target].notna()
     report.missing_target_dropped = int((~labelled).sum())
     data = data[labelled]

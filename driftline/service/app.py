@@ -27,7 +27,7 @@ from driftline.core.store import Store
 from driftline.service.errors import error_response, json_error
 from driftline.service.guard import RequestGuard
 from driftline.service.metrics import ServiceMetrics
-from driftline.service.request_models import feedback_item_model, row_model
+from driftline.service.request_models import feedback_item_model, root_input, row_model
 from driftline.service.runtime import ServingRuntime, read_upload, write_result
 
 SETTINGS = load_settings()
@@ -89,7 +89,7 @@ class Driftline:
         self.metrics.model_version.set(self.runtime.model.current.version)
         _WORKER_RUNTIME.append(self.runtime)
 
-    @bentoml.api(route="/predict")
+    @bentoml.api(route="/predict", input_spec=root_input(Rows, "PredictRequest"))
     async def predict(self, rows: Rows, /) -> dict[str, Any]:
         """Predict one row or a few; each gets a request_id to send its true label to /feedback with."""
         try:
@@ -114,7 +114,7 @@ class Driftline:
         folder = Path(tempfile.mkdtemp(prefix="driftline-batch-", dir=context.temp_dir))
         return write_result(result, folder, kind)
 
-    @bentoml.api(route="/feedback")
+    @bentoml.api(route="/feedback", input_spec=root_input(FeedbackItems, "FeedbackRequest"))
     async def feedback(self, items: FeedbackItems, /) -> dict[str, Any]:
         """Late ground truth for earlier predictions, by request_id."""
         try:

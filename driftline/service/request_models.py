@@ -45,3 +45,25 @@ def feedback_item_model(schema: FeatureSchema) -> type[BaseModel]:
         request_id=(str, Field(..., min_length=1, max_length=64, description="request_id of a prediction")),
         label=(label, Field(..., description="the true target value")),
     )
+
+
+def root_input(annotation: Any, title: str) -> type[Any]:
+    """A BentoML root-input spec (the body is the value itself) whose JSON schema is computed once.
+
+    BentoML 1.4 rebuilds the JSON schema of a root input on every request, just to learn whether the body is a
+    string; for a list of feature rows that is most of the cost of a small request. The schema cannot change after
+    start, so it is built here once. `IORootModel` is BentoML's own base for root inputs.
+    """
+    from _bentoml_sdk.io_models import IORootModel
+
+    base: Any = IORootModel[annotation]
+    schema = base.model_json_schema()
+    schema["root_input"] = True
+
+    def model_json_schema(cls: type, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        return dict(schema) if not args and not kwargs else base.model_json_schema(*args, **kwargs)
+
+    spec: type[Any] = type(
+        title, (base,), {"__root_input__": True, "model_json_schema": classmethod(model_json_schema)}
+    )
+    return spec

@@ -111,7 +111,7 @@ class ServingRuntime:
 
     def _predict_rows(self, rows: list[Mapping[str, Any]]) -> tuple[list[dict[str, Any]], LoadedModel]:
         model = self.model.current
-        return model.predict(model.schema.frame(rows)), model
+        return model.predict_rows(rows), model
 
     async def predict(self, rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         """Predict rows already validated against the request model; log them; answer with ids and version."""

@@ -1,0 +1,200 @@
+"""Serving benchmark: /predict throughput and latency against a bare per-request endpoint, logging on and off,
+and /predict_batch on a 200,000-row CSV against read_csv + predict_proba in-process.
+
+Everything runs in one go on 127.0.0.1 with wrk as the load generator, so the ratios compare like with like on
+whatever machine runs it. Prints a Markdown table. Usage: `make bench` (or `python bench/serving.py --seconds 20`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from driftline.core import Registry, Store, load_dataset, load_settings  # noqa: E402
+from driftline.core.registry import PIPELINE_FILE  # noqa: E402
+from driftline.core.settings import DEFAULT_CONFIG  # noqa: E402
+from driftline.retrain import train  # noqa: E402
+from tests.factories import free_port  # noqa: E402
+
+
+def progress(message: str) -> None:
+    print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
+@contextmanager
+def running(command: list[str], env: dict[str, str], url: str, ready_path: str) -> Iterator[None]:
+    process = subprocess.Popen(
+        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True, cwd=ROOT
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(url + ready_path, timeout=2).status_code < 500:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.3)
+        else:
+            raise RuntimeError(f"{command[0]} did not start")
+        yield
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=60)
+
+
+def wrk(url: str, body_file: Path, connections: int, seconds: int) -> dict[str, float]:
+    script = body_file.with_suffix(".lua")
+    script.write_text(
+        'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
+        f'wrk.body = io.open("{body_file}"):read("*a")\n'
+        "done = function(summary, latency, requests)\n"
+        '  io.write(string.format("JSON {\\"requests\\": %d, \\"non2xx\\": %d, \\"errors\\": %d, '
+        '\\"p50\\": %f, \\"p99\\": %f, \\"mean\\": %f}\\n", summary.requests, summary.errors.status, '
+        "summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout, "
+        "latency:percentile(50), latency:percentile(99), latency.mean))\n"
+        "end\n"
+    )
+    threads = min(2, connections)
+    out = subprocess.run(
+        ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s", "-s", str(script), url],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    stats = json.loads(re.search(r"JSON (\{.*\})", out).group(1))  # type: ignore[union-attr]
+    return {
+        "rps": stats["requests"] / seconds,
+        "p50_ms": stats["p50"] / 1000,
+        "p99_ms": stats["p99"] / 1000,
+        "mean_ms": stats["mean"] / 1000,
+        "failed": stats["non2xx"] + stats["errors"],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=int, default=15)
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="driftline-bench-"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DRIFTLINE_")}
+    env.update(
+        {
+            "DRIFTLINE_STORE__URL": f"sqlite:///{work / 'store.db'}",
+            "DRIFTLINE_STORE__MODEL_DIR": str(work / "bentoml"),
+            "BENTOML_DO_NOT_TRACK": "True",
+        }
+    )
+    os.environ.update(env)
+    settings = load_settings(DEFAULT_CONFIG)
+    registry = Registry(Store(settings.store.url), settings.store.model_dir)
+    progress("training the default flights model")
+    version = train(settings, registry, trigger="bench").version
+    pipeline_path = registry.model_dir / version.artifact_dir / PIPELINE_FILE
+    live = load_dataset(settings.data).live
+    features = list(version.schema.features)
+    row = {k: (None if pd.isna(v) else v) for k, v in live[features].iloc[100].to_dict().items()}
+    body = work / "row.json"
+    body.write_text(json.dumps(row))
+    rows: list[dict[str, object]] = []
+
+    def measure(name: str, url: str) -> None:
+        progress(f"{name}: 16 connections for {args.seconds} s, then 1 connection")
+        wrk(url, body, 16, 3)  # warm-up
+        many = wrk(url, body, 16, args.seconds)
+        one = wrk(url, body, 1, max(5, args.seconds // 2))
+        rows.append({"name": name, **{f"{k}@16": v for k, v in many.items()}, **{f"{k}@1": v for k, v in one.items()}})
+
+    python = sys.executable
+    for workers in (1, 2):
+        port = free_port()
+        command = [
+            python,
+            "-m",
+            "uvicorn",
+            "bench.bare_endpoint:app",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ]
+        with running(command, {**env, "BENCH_PIPELINE": str(pipeline_path)}, f"http://127.0.0.1:{port}", "/"):
+            measure(f"bare endpoint, {workers} worker(s)", f"http://127.0.0.1:{port}/predict")
+    for logging_on in (True, False):
+        port = free_port()
+        service_env = {**env, "DRIFTLINE_SERVING__LOG_PREDICTIONS": str(logging_on).lower()}
+        command = [python, "-m", "driftline.cli.main", "serve", "--port", str(port)]
+        with running(command, service_env, f"http://127.0.0.1:{port}", "/readyz"):
+            measure(
+                f"driftline /predict, 2 workers, logging {'on' if logging_on else 'off'}",
+                f"http://127.0.0.1:{port}/predict",
+            )
+            if logging_on:
+                batch = batch_timing(work, live[features], pipeline_path, f"http://127.0.0.1:{port}")
+    report(rows, batch, args.seconds)
+
+
+def batch_timing(work: Path, live: pd.DataFrame, pipeline_path: Path, url: str) -> dict[str, float]:
+    import joblib
+
+    csv = work / "batch.csv"
+    live.iloc[:200_000].to_csv(csv, index=False)
+    pipeline = joblib.load(pipeline_path)
+    started = time.perf_counter()
+    pipeline.predict_proba(pd.read_csv(csv))
+    in_process = time.perf_counter() - started
+    progress("uploading the 200,000-row CSV")
+    started = time.perf_counter()
+    with csv.open("rb") as handle:
+        response = httpx.post(f"{url}/predict_batch", files={"file": ("batch.csv", handle, "text/csv")}, timeout=600)
+    over_http = time.perf_counter() - started
+    response.raise_for_status()
+    return {"in_process_s": in_process, "http_s": over_http}
+
+
+def report(rows: list[dict[str, object]], batch: dict[str, float], seconds: int) -> None:
+    def get(name_part: str, key: str) -> float:
+        return float(next(r for r in rows if name_part in str(r["name"]))[key])  # type: ignore[arg-type]
+
+    print(f"\n| setup ({seconds} s per run) | req/s @16 | p50 ms @16 | p99 ms @16 | failed | p50 ms @1 | mean ms @1 |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for r in rows:
+        print(
+            f"| {r['name']} | {r['rps@16']:.0f} | {r['p50_ms@16']:.1f} | {r['p99_ms@16']:.1f} | "
+            f"{r['failed@16']:.0f} | {r['p50_ms@1']:.2f} | {r['mean_ms@1']:.2f} |"
+        )
+    on = get("logging on", "rps@16")
+    print("\n| ratio | value | target |\n|---|---:|---:|")
+    print(f"| driftline (logging on) / bare 1 worker, req/s @16 | {on / get('1 worker', 'rps@16'):.2f} | >= 2 |")
+    print(f"| driftline (logging on) / bare 2 workers, req/s @16 | {on / get('2 worker', 'rps@16'):.2f} | - |")
+    print(f"| logging on / logging off, req/s @16 | {on / get('logging off', 'rps@16'):.2f} | >= 0.9 |")
+    print(f"| driftline p99 @16 (ms) | {get('logging on', 'p99_ms@16'):.1f} | <= 50 |")
+    gap = get("logging on", "mean_ms@1") - get("1 worker", "mean_ms@1")
+    print(f"| mean latency @1, driftline minus bare (ms) | {gap:+.2f} | <= 2 |")
+    ratio = batch["http_s"] / batch["in_process_s"]
+    print(
+        f"| /predict_batch 200k CSV over HTTP / read_csv+predict_proba in-process | "
+        f"{ratio:.2f} ({batch['http_s']:.2f} s / {batch['in_process_s']:.2f} s) | <= 2 |"
+    )
+
+
+if __name__ == "__main__":
+    main()
