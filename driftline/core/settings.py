@@ -169,6 +169,8 @@ class ServingSettings(_Section):
     """Records written per transaction."""
     log_flush_seconds: float = Field(default=0.5, gt=0.0)
     """Longest a record waits before being written."""
+    access_log: bool = False
+    """Log one line per HTTP request (BentoML's access log)."""
     micro_batch_rows: int = Field(default=256, gt=0)
     """Rows from concurrent requests predicted in one call."""
 

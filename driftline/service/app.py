@@ -7,6 +7,7 @@ import from the production model's feature schema, so /docs.json names every fea
 from __future__ import annotations
 
 import asyncio
+import gc
 import tempfile
 from http import HTTPStatus
 from pathlib import Path
@@ -27,7 +28,7 @@ from driftline.core.store import Store
 from driftline.service.errors import error_response, json_error
 from driftline.service.guard import RequestGuard
 from driftline.service.metrics import ServiceMetrics
-from driftline.service.request_models import feedback_item_model, root_input, row_model
+from driftline.service.request_models import feedback_item_model, json_root_spec, row_model
 from driftline.service.runtime import ServingRuntime, read_upload, write_result
 
 SETTINGS = load_settings()
@@ -73,6 +74,8 @@ FeedbackItems = Annotated[
     name="driftline",
     workers=SETTINGS.serving.workers,
     traffic={"timeout": 300},
+    # structured logs stay quiet by default: one access-log line per prediction request would dominate them
+    logging={"access": {"enabled": SETTINGS.serving.access_log}},
     metrics={"enabled": True, "namespace": "bentoml_service"},
 )
 class Driftline:
@@ -88,8 +91,17 @@ class Driftline:
             self.runtime.log.on_depth = self.metrics.log_queue.set
         self.metrics.model_version.set(self.runtime.model.current.version)
         _WORKER_RUNTIME.append(self.runtime)
+        # the libraries loaded by now are millions of long-lived objects; freezing them keeps full garbage
+        # collections (which otherwise stall a worker for 100+ ms under load) short
+        gc.collect()
+        gc.freeze()
+        gc.set_threshold(50_000, 20, 100)
 
-    @bentoml.api(route="/predict", input_spec=root_input(Rows, "PredictRequest"))
+    @bentoml.api(
+        route="/predict",
+        input_spec=json_root_spec(Rows, "PredictRequest", is_input=True),
+        output_spec=json_root_spec(dict[str, Any], "PredictResponse", is_input=False),
+    )
     async def predict(self, rows: Rows, /) -> dict[str, Any]:
         """Predict one row or a few; each gets a request_id to send its true label to /feedback with."""
         try:
@@ -114,7 +126,11 @@ class Driftline:
         folder = Path(tempfile.mkdtemp(prefix="driftline-batch-", dir=context.temp_dir))
         return write_result(result, folder, kind)
 
-    @bentoml.api(route="/feedback", input_spec=root_input(FeedbackItems, "FeedbackRequest"))
+    @bentoml.api(
+        route="/feedback",
+        input_spec=json_root_spec(FeedbackItems, "FeedbackRequest", is_input=True),
+        output_spec=json_root_spec(dict[str, Any], "FeedbackResponse", is_input=False),
+    )
     async def feedback(self, items: FeedbackItems, /) -> dict[str, Any]:
         """Late ground truth for earlier predictions, by request_id."""
         try:
