@@ -10,6 +10,7 @@ import asyncio
 import itertools
 import logging
 import math
+import os
 import secrets
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -18,6 +19,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from driftline.core.errors import DataError, InvalidInput, PayloadTooLarge, UnknownRequestIds
 from driftline.core.model import LoadedModel
@@ -156,10 +158,12 @@ class ServingRuntime:
             raise InvalidInput("rows", f"{source} holds no rows")
         model = self.model.current
         features = model.schema.check_frame(frame, source)
-        parts = [
-            model.predict_arrays(features.iloc[start : start + BATCH_CHUNK_ROWS])
-            for start in range(0, len(features), BATCH_CHUNK_ROWS)
-        ]
+        # workers run with one OpenMP thread so small requests do not fight over cores; a whole table may use all
+        with threadpool_limits(limits=os.cpu_count() or 1, user_api="openmp"):
+            parts = [
+                model.predict_arrays(features.iloc[start : start + BATCH_CHUNK_ROWS])
+                for start in range(0, len(features), BATCH_CHUNK_ROWS)
+            ]
         predictions = np.concatenate([p for p, _ in parts])
         probabilities = None if parts[0][1] is None else np.concatenate([q for _, q in parts if q is not None])
         request_ids = self.ids.take(len(features))
