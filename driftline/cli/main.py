@@ -11,6 +11,8 @@ import time
 from collections.abc import Callable
 
 from driftline.cli import logs, status
+from driftline.cli.monitor import build_loop, run_monitor
+from driftline.cli.prometheus import start_prometheus
 from driftline.cli.serve import start_service
 from driftline.core import DriftlineError, Registry, Settings, Store, load_settings
 from driftline.core.settings import config_path
@@ -71,7 +73,83 @@ def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
         print("no model in production yet: training the first one", file=sys.stderr, flush=True)
         outcome = train(settings, registry, trigger="up", progress=_progress)
         print(outcome.decision, file=sys.stderr, flush=True)
-    return _run_service(args, settings)
+    config = config_path(args.config)
+    processes: list[subprocess.Popen[bytes]] = [start_service(settings, config, port=args.port, host=args.host)]
+    monitor_command = [
+        sys.executable,
+        "-m",
+        "driftline.cli",
+        "monitor",
+        "--config",
+        str(config.resolve()),
+        "--port",
+        str(args.monitor_port),
+        "--host",
+        args.host,
+    ]
+    processes.append(subprocess.Popen(monitor_command))
+    prometheus = start_prometheus(
+        service=f"127.0.0.1:{args.port}", monitor=f"127.0.0.1:{args.monitor_port}", port=args.prometheus_port
+    )
+    base = f"http://{args.host}"
+    print(
+        f"service     {base}:{args.port}  (POST /predict, /predict_batch, /feedback; GET /model, /metrics, /docs)",
+        file=sys.stderr,
+    )
+    print(f"monitor     {base}:{args.monitor_port}  (/metrics, /reports/, /checks/latest)", file=sys.stderr)
+    if prometheus is not None:
+        processes.append(prometheus)
+        print(f"prometheus  http://127.0.0.1:{args.prometheus_port}  (alerts: /alerts)", file=sys.stderr)
+    else:
+        print("prometheus  not installed; skipped (apt-get install prometheus)", file=sys.stderr)
+    print("Grafana: provision it from grafana/ (see README). Ctrl-C stops everything.", file=sys.stderr, flush=True)
+    return _wait_all(processes)
+
+
+def _wait_all(processes: list[subprocess.Popen[bytes]]) -> int:
+    """Wait until one process ends or Ctrl-C / SIGTERM, then stop the others."""
+
+    def stop(signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    code = 0
+    try:
+        while all(p.poll() is None for p in processes):
+            time.sleep(0.5)
+        code = next(p.returncode for p in processes if p.poll() is not None) or 0
+    except KeyboardInterrupt:
+        pass
+    for process in processes:
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+    for process in processes:
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+    return code
+
+
+def cmd_monitor(args: argparse.Namespace, settings: Settings) -> int:
+    _registry(settings).production()
+    print(
+        f"monitor on http://{args.host}:{args.port}  (/metrics, /reports/, /checks/latest); "
+        f"checking every {settings.monitoring.interval_seconds} s",
+        file=sys.stderr,
+        flush=True,
+    )
+    return run_monitor(settings, host=args.host, port=args.port)
+
+
+def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
+    loop = build_loop(settings)
+    result = loop.checker.run()
+    loop.metrics.publish(result)
+    if result.drift is not None:
+        loop.archive.save(result.drift, result.model_version, result.checked_at)
+    print(json.dumps(result.to_dict(), indent=2, default=str))
+    return 1 if result.drifted else 0
 
 
 def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
@@ -106,14 +184,21 @@ def build_parser() -> argparse.ArgumentParser:
         sub.set_defaults(handler=handler)
         return sub
 
+    sub = command("monitor", cmd_monitor, "run drift checks every interval; serve /metrics and /reports/")
+    sub.add_argument("--port", type=int, default=3001)
+    sub.add_argument("--host", default="127.0.0.1")
+    command("check", cmd_check, "one drift check now; prints JSON; exit code 0 no drift, 1 drift")
     command("train", cmd_train, "fit on the configured data, register the version; promote it if none is in production")
     for name, handler, text in (
         ("serve", cmd_serve, "start the BentoML service"),
-        ("up", cmd_up, "train if nothing is in production, then serve, until Ctrl-C"),
+        ("up", cmd_up, "train if nothing is in production, then serve, monitor and run Prometheus, until Ctrl-C"),
     ):
         sub = command(name, handler, text)
         sub.add_argument("--port", type=int, default=3000)
         sub.add_argument("--host", default="127.0.0.1")
+        if name == "up":
+            sub.add_argument("--monitor-port", type=int, default=3001)
+            sub.add_argument("--prometheus-port", type=int, default=9090)
     sub = command("status", cmd_status, "production version, versions, promotions and training runs")
     sub.add_argument("--json", action="store_true", help="print JSON")
     sub = command("promote", cmd_promote, "make VERSION the production version (recorded as manual)")

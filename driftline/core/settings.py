@@ -132,7 +132,13 @@ class MonitoringSettings(_Section):
     drift_share: float = Field(default=0.3, gt=0.0, le=1.0)
     """Dataset drift when this share of features drifts."""
     stat_test: str = "auto"
-    """Evidently stat test for every column, or `auto`."""
+    """Evidently stat test for every column (e.g. `wasserstein`, `psi`, `ks`), or `auto`."""
+    sample_rows: int = Field(default=5000, ge=100)
+    """Rows sampled from the window and from the reference for a check."""
+    reports_dir: Path = Path(".driftline/reports")
+    """Where the HTML report of each check is saved."""
+    reports_keep: int = Field(default=20, gt=0)
+    """How many reports are kept (the newest)."""
 
 
 class RetrainSettings(_Section):

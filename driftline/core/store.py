@@ -77,6 +77,7 @@ predictions = sa.Table(
     sa.Column("features", sa.JSON, nullable=False),
     sa.Column("output", sa.JSON, nullable=False),
     sa.Column("latency_ms", sa.Float, nullable=False),
+    sa.Index("ix_predictions_version_id", "model_version", "id"),
 )
 
 feedback = sa.Table(
@@ -326,3 +327,64 @@ class Store:
         with self.engine.connect() as conn:
             rows = conn.execute(sa.select(feedback).where(feedback.c.request_id.in_(wanted))).all()
         return {row.request_id: row.label for row in rows}
+
+    # live windows for the monitor -------------------------------------------------------------------------------
+
+    def window_ids(self, *, version: int, rows: int | None = None, since: float | None = None) -> tuple[int, int, int]:
+        """(first id, last id, row count) of `version`'s window: its last `rows` rows, or those since `since`."""
+        where = [predictions.c.model_version == version]
+        with self.engine.connect() as conn:
+            last = conn.execute(sa.select(sa.func.max(predictions.c.id)).where(*where)).scalar()
+            if last is None:
+                return 0, 0, 0
+            if since is not None:
+                where.append(predictions.c.created_at >= since)
+                first = conn.execute(sa.select(sa.func.min(predictions.c.id)).where(*where)).scalar()
+            else:
+                nth = (
+                    sa.select(predictions.c.id)
+                    .where(*where)
+                    .order_by(predictions.c.id.desc())
+                    .offset(max((rows or 1) - 1, 0))
+                    .limit(1)
+                )
+                first = conn.execute(nth).scalar()
+                if first is None:
+                    first = conn.execute(sa.select(sa.func.min(predictions.c.id)).where(*where)).scalar()
+            if first is None:
+                return 0, 0, 0
+            count = conn.execute(
+                sa.select(sa.func.count()).where(*where, predictions.c.id >= first, predictions.c.id <= last)
+            ).scalar_one()
+        return int(first), int(last), int(count)
+
+    def window_rows(
+        self, *, version: int, first: int, last: int, limit: int, labelled_only: bool = False
+    ) -> list[dict[str, Any]]:
+        """Up to `limit` rows of a window picked at random, with their label when one was sent (else None)."""
+        query = (
+            sa.select(
+                predictions.c.request_id,
+                predictions.c.created_at,
+                predictions.c.features,
+                predictions.c.output,
+                feedback.c.label,
+            )
+            .select_from(predictions.outerjoin(feedback, feedback.c.request_id == predictions.c.request_id))
+            .where(predictions.c.model_version == version, predictions.c.id >= first, predictions.c.id <= last)
+            .order_by(sa.func.random())
+            .limit(limit)
+        )
+        if labelled_only:
+            query = query.where(feedback.c.request_id.is_not(None))
+        with self.engine.connect() as conn:
+            return [dict(row._mapping) for row in conn.execute(query)]
+
+    def count_labelled(self, *, version: int, first: int, last: int) -> int:
+        query = (
+            sa.select(sa.func.count())
+            .select_from(predictions.join(feedback, feedback.c.request_id == predictions.c.request_id))
+            .where(predictions.c.model_version == version, predictions.c.id >= first, predictions.c.id <= last)
+        )
+        with self.engine.connect() as conn:
+            return int(conn.execute(query).scalar_one())

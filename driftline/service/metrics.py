@@ -43,6 +43,8 @@ class ServiceMetrics:
             documentation="Prediction records dropped instead of written (queue full or store unavailable).",
             labelnames=["reason"],
         )
+        for reason in ("queue full", "store write failed", "log closed"):
+            self.log_dropped.labels(reason=reason)  # exported as 0 from the start, so rates and alerts work
         self.model_version = bentoml_metrics.Gauge(
             name="driftline_model_version",
             documentation="The model version this worker serves.",

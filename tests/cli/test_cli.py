@@ -61,7 +61,7 @@ def test_up_trains_the_first_model_and_serves_it(config_file: Path) -> None:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("DRIFTLINE_")}
     process = subprocess.Popen(
-        [sys.executable, "-m", "driftline.cli.main", "up", "--config", str(config_file), "--port", str(port)],
+        [sys.executable, "-m", "driftline.cli", "up", "--config", str(config_file), "--port", str(port)],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,

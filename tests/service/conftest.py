@@ -31,7 +31,7 @@ class Served:
 def start_server(config: Path, port: int) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("DRIFTLINE_")}
     return subprocess.Popen(
-        [sys.executable, "-m", "driftline.cli.main", "serve", "--config", str(config), "--port", str(port)],
+        [sys.executable, "-m", "driftline.cli", "serve", "--config", str(config), "--port", str(port)],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,

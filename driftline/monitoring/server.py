@@ -1,0 +1,66 @@
+"""The monitor's HTTP surface: Prometheus /metrics, the saved reports, the last check as JSON."""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+from collections.abc import Callable
+from typing import Any
+
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from driftline.monitoring.metrics import MonitorMetrics
+from driftline.monitoring.reports import ReportArchive
+
+
+def monitor_app(
+    metrics: MonitorMetrics, archive: ReportArchive, last_check: Callable[[], dict[str, Any] | None]
+) -> Starlette:
+    """A small Starlette app; the loop that runs checks lives elsewhere and reports through `last_check`."""
+
+    async def prometheus(_: Request) -> Response:
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    async def reports(_: Request) -> HTMLResponse:
+        items = []
+        for path in archive.list():
+            when = dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+            name = html.escape(path.name)
+            items.append(f'<li><a href="/reports/{name}">{name}</a> <small>{when}</small></li>')
+        body = "".join(items) or "<li>no checks yet</li>"
+        return HTMLResponse(
+            f"<!doctype html><title>Driftline reports</title><h1>Drift reports (latest first)</h1><ol>{body}</ol>"
+        )
+
+    async def report(request: Request) -> Response:
+        path = archive.get(request.path_params["name"])
+        if path is None:
+            return JSONResponse({"error": f"no report named {request.path_params['name']!r}"}, status_code=404)
+        return FileResponse(path, media_type="text/html")
+
+    async def latest(_: Request) -> JSONResponse:
+        result = last_check()
+        if result is None:
+            return JSONResponse({"error": "no check has completed yet"}, status_code=404)
+        return JSONResponse(result)
+
+    async def health(_: Request) -> JSONResponse:
+        return JSONResponse({"status": "ok"})
+
+    async def root(_: Request) -> RedirectResponse:
+        return RedirectResponse("/reports/")
+
+    return Starlette(
+        routes=[
+            Route("/", root),
+            Route("/metrics", prometheus),
+            Route("/reports/", reports),
+            Route("/reports/{name}", report),
+            Route("/checks/latest", latest),
+            Route("/healthz", health),
+        ]
+    )

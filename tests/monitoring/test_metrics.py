@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from starlette.testclient import TestClient
+
+from driftline.core import Registry, Settings
+from driftline.monitoring import DriftChecker, MonitorMetrics, ReportArchive, monitor_app
+from driftline.retrain import TrainingOutcome
+from driftline.retrain.loop import MonitorLoop
+from tests.factories import make_loans
+from tests.monitoring.conftest import log_predictions
+
+
+@pytest.fixture
+def loop(tmp_path: Path, settings: Settings, registry: Registry, trained: TrainingOutcome) -> MonitorLoop:
+    settings.monitoring.min_rows = 100
+    settings.monitoring.drift_share = 0.2
+    archive = ReportArchive(tmp_path / "reports", keep=2)
+    return MonitorLoop(settings, DriftChecker(settings, registry), MonitorMetrics(), archive)
+
+
+def value(metrics: MonitorMetrics, name: str, **labels: str) -> float | None:
+    return metrics.registry.get_sample_value(name, labels)
+
+
+def test_a_check_publishes_scores_thresholds_tests_and_flags(loop: MonitorLoop, registry: Registry) -> None:
+    """Per-feature gauges carry the score, threshold, test and drifted flag; dataset gauges follow."""
+    log_predictions(registry, make_loans(400, seed=21, income_shift=40))
+    loop.check_once()
+    m = loop.metrics
+    assert value(m, "driftline_feature_drifted", feature="income") == 1.0
+    assert value(m, "driftline_feature_drifted", feature="age") == 0.0
+    assert value(m, "driftline_feature_drift_threshold", feature="income") is not None
+    assert value(
+        m, "driftline_feature_drift_test_info", feature="income", test="K-S p_value", direction="p_value"
+    ) == 1.0
+    assert (
+        value(m, "driftline_dataset_drift"),
+        value(m, "driftline_window_rows"),
+        value(m, "driftline_checks_total", outcome="drift"),
+    ) == (1.0, 400.0, 1.0)
+    assert value(m, "driftline_seconds_since_last_check") < 5.0  # type: ignore[operator]
+
+
+def test_a_failing_check_is_counted_and_the_loop_goes_on(loop: MonitorLoop, registry: Registry) -> None:
+    """An error inside a check becomes outcome=failed; the next check works."""
+    original = loop.checker.run
+    loop.checker.run = lambda now=None: (_ for _ in ()).throw(RuntimeError("store away"))  # type: ignore[method-assign]
+    assert loop.check_once() is None
+    assert value(loop.metrics, "driftline_checks_total", outcome="failed") == 1.0
+    loop.checker.run = original  # type: ignore[method-assign]
+    log_predictions(registry, make_loans(150, seed=22))
+    assert loop.check_once() is not None
+    completed = sum(value(loop.metrics, "driftline_checks_total", outcome=o) or 0 for o in ("ok", "drift"))
+    assert completed == 1.0
+
+
+def test_the_http_surface_serves_metrics_reports_and_the_last_check(loop: MonitorLoop, registry: Registry) -> None:
+    """/metrics in Prometheus text, /reports/ latest first (only the newest kept), /checks/latest as JSON."""
+    client = TestClient(monitor_app(loop.metrics, loop.archive, loop.last_check))
+    assert client.get("/checks/latest").status_code == 404
+    log_predictions(registry, make_loans(300, seed=23))
+    for _ in range(3):
+        loop.check_once()
+    names = [p.name for p in loop.archive.list()]
+    assert len(names) == 2 and names == sorted(names, reverse=True)
+    listing = client.get("/reports/").text
+    assert listing.index(names[0]) < listing.index(names[1])
+    report = client.get(f"/reports/{names[0]}")
+    assert report.status_code == 200 and "text/html" in report.headers["content-type"]
+    assert client.get("/reports/..%2Fdriftline.yaml").status_code == 404
+    assert "driftline_drift_share " in client.get("/metrics").text
+    assert client.get("/checks/latest").json()["rows"] == 300
