@@ -34,9 +34,10 @@ lint: install
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 
-## bench: serving benchmarks; results go to docs/BENCHMARKS.md by hand
+## bench: serving and drift-check benchmarks; results are recorded in docs/BENCHMARKS.md
 bench: install system-deps
 	$(PY) bench/serving.py
+	$(PY) bench/drift.py
 
 clean:
 	rm -rf $(VENV) .driftline .pytest_cache .mypy_cache .ruff_cache

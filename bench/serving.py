@@ -145,7 +145,7 @@ def main() -> None:
     for logging_on in (True, False, True, False):
         port = free_port()
         service_env = {**env, "DRIFTLINE_SERVING__LOG_PREDICTIONS": str(logging_on).lower()}
-        command = [python, "-m", "driftline.cli.main", "serve", "--port", str(port)]
+        command = [python, "-m", "driftline.cli", "serve", "--port", str(port)]
         with running(command, service_env, f"http://127.0.0.1:{port}", "/readyz"):
             measure(
                 f"driftline /predict, 2 workers, logging {'on' if logging_on else 'off'}",

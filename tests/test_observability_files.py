@@ -31,7 +31,7 @@ EXPECTED_ALERTS = {
     "DriftlineRetrainFailing",
 }
 HISTOGRAM_SUFFIXES = ("_bucket", "_sum", "_count")
-# labels Prometheus adds to every scraped series, and the bucket label of histograms
+# labels Prometheus adds to every scraped series
 SCRAPE_LABELS = {"job", "instance"}
 PROMQL_KEYWORDS = {
     "by",

@@ -361,7 +361,18 @@ class Store:
     def window_rows(
         self, *, version: int, first: int, last: int, limit: int, labelled_only: bool = False
     ) -> list[dict[str, Any]]:
-        """Up to `limit` rows of a window picked at random, with their label when one was sent (else None)."""
+        """Up to `limit` rows of a window picked at random, with their label when one was sent (else None).
+
+        The random pick runs on ids alone (the (model_version, id) index), so only the picked rows' JSON is read.
+        """
+        in_window = [predictions.c.model_version == version, predictions.c.id >= first, predictions.c.id <= last]
+        if labelled_only:
+            source = predictions.join(feedback, feedback.c.request_id == predictions.c.request_id)
+        else:
+            source = predictions
+        picked = (
+            sa.select(predictions.c.id).select_from(source).where(*in_window).order_by(sa.func.random()).limit(limit)
+        ).subquery()
         query = (
             sa.select(
                 predictions.c.request_id,
@@ -370,13 +381,13 @@ class Store:
                 predictions.c.output,
                 feedback.c.label,
             )
-            .select_from(predictions.outerjoin(feedback, feedback.c.request_id == predictions.c.request_id))
-            .where(predictions.c.model_version == version, predictions.c.id >= first, predictions.c.id <= last)
-            .order_by(sa.func.random())
-            .limit(limit)
+            .select_from(
+                predictions.join(picked, picked.c.id == predictions.c.id).outerjoin(
+                    feedback, feedback.c.request_id == predictions.c.request_id
+                )
+            )
+            .order_by(predictions.c.id)
         )
-        if labelled_only:
-            query = query.where(feedback.c.request_id.is_not(None))
         with self.engine.connect() as conn:
             return [dict(row._mapping) for row in conn.execute(query)]
 

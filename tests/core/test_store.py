@@ -80,3 +80,36 @@ def test_training_runs_record_their_outcome(store_url: str) -> None:
     store.finish_run(run, status="failed", message="too few rows")
     assert (store.list_runs()[0]["status"], store.list_runs()[0]["message"]) == ("failed", "too few rows")
     store.dispose()
+
+
+def test_windows_are_the_latest_rows_of_one_version_with_labels(store_url: str) -> None:
+    """window_ids counts back from the newest row of a version; window_rows samples it and joins late labels."""
+    store = Store(store_url)
+    store.insert_predictions(
+        [
+            {
+                "request_id": f"r{i}",
+                "created_at": float(i),
+                "model_version": 1 if i < 80 else 2,
+                "features": {"x": i},
+                "output": {"prediction": 0},
+                "latency_ms": 1.0,
+            }
+            for i in range(100)
+        ]
+    )
+    store.record_feedback({"r75": 1, "r78": 0, "r10": 1})
+    first, last, count = store.window_ids(version=1, rows=10)
+    ids = [row["id"] for row in store.recent_predictions(100)]
+    assert (ids[-71], ids[-80], 10) == (first, last, count)
+    rows = store.window_rows(version=1, first=first, last=last, limit=100)
+    assert sorted(r["features"]["x"] for r in rows) == list(range(70, 80))
+    assert {"r75": 1, "r78": 0} == {r["request_id"]: r["label"] for r in rows if r["label"] is not None}
+    assert 2 == store.count_labelled(version=1, first=first, last=last)
+    labelled = store.window_rows(version=1, first=first, last=last, limit=100, labelled_only=True)
+    assert ["r75", "r78"] == [r["request_id"] for r in labelled]
+    assert 5 == len(store.window_rows(version=1, first=first, last=last, limit=5))
+    assert 20 == store.window_ids(version=2, rows=1000)[2]
+    assert 5 == store.window_ids(version=1, since=75.0)[2]
+    assert (0, 0, 0) == store.window_ids(version=3, rows=10)
+    store.dispose()

@@ -33,9 +33,9 @@ def test_a_check_publishes_scores_thresholds_tests_and_flags(loop: MonitorLoop, 
     assert value(m, "driftline_feature_drifted", feature="income") == 1.0
     assert value(m, "driftline_feature_drifted", feature="age") == 0.0
     assert value(m, "driftline_feature_drift_threshold", feature="income") is not None
-    assert value(
-        m, "driftline_feature_drift_test_info", feature="income", test="K-S p_value", direction="p_value"
-    ) == 1.0
+    assert (
+        value(m, "driftline_feature_drift_test_info", feature="income", test="K-S p_value", direction="p_value") == 1.0
+    )
     assert (
         value(m, "driftline_dataset_drift"),
         value(m, "driftline_window_rows"),

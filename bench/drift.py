@@ -1,0 +1,178 @@
+"""Drift check benchmark: a 100,000-row flights window against a 300,000-row reference, and a check over a
+1,000,000-row prediction log, each beside Evidently's plain `Report([DataDriftPreset()])` on the full frames.
+
+Time and peak memory of each run are measured in a fresh child process. Prints a Markdown table.
+Usage: `python bench/drift.py` (part of `make bench`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+WINDOW_ROWS = 100_000
+REFERENCE_ROWS = 300_000
+LOG_ROWS = 1_000_000
+
+
+def frames():  # type: ignore[no-untyped-def]
+    """The reference (January-February, resampled to 300k rows) and the window (100k summer rows)."""
+    from driftline.core import FeatureSchema, load_dataset, load_settings
+    from driftline.core.settings import DEFAULT_CONFIG
+
+    settings = load_settings(DEFAULT_CONFIG)
+    data = load_dataset(settings.data)
+    listed = settings.data.features
+    schema = FeatureSchema(tuple(listed.numeric), tuple(listed.categorical), "late", "classification", (0, 1))
+    reference = schema.coerce(data.train.sample(REFERENCE_ROWS, replace=True, random_state=0))
+    summer = data.live[data.live["time_hour"].dt.month.isin([6, 7, 8, 9])]
+    window = schema.coerce(summer.sample(WINDOW_ROWS, replace=len(summer) < WINDOW_ROWS, random_state=1))
+    return reference, window, schema
+
+
+def run_full() -> dict[str, object]:
+    from evidently import DataDefinition, Dataset, Report
+    from evidently.presets import DataDriftPreset
+
+    reference, window, schema = frames()
+    definition = DataDefinition(numerical_columns=list(schema.numeric), categorical_columns=list(schema.categorical))
+    started = time.perf_counter()
+    snapshot = Report([DataDriftPreset(drift_share=0.3)], include_tests=True).run(
+        current_data=Dataset.from_pandas(window, data_definition=definition),
+        reference_data=Dataset.from_pandas(reference, data_definition=definition),
+    )
+    seconds = time.perf_counter() - started
+    raw = snapshot.dict()
+    failed = {t["metric_config"]["metric_id"] for t in raw["tests"] if t.get("id") == "drift" and t["status"] == "FAIL"}
+    drifted = sorted(m["config"]["column"] for m in raw["metrics"] if m["id"] in failed)
+    return {"seconds": seconds, "drifted": drifted}
+
+
+def run_sampled() -> dict[str, object]:
+    from driftline.monitoring import compare
+
+    reference, window, schema = frames()
+    started = time.perf_counter()
+    result = compare(reference, window, schema, drift_share=0.3, sample_rows=5000)
+    return {"seconds": time.perf_counter() - started, "drifted": sorted(result.drifted_features)}
+
+
+def run_log_check(folder: str) -> dict[str, object]:
+    """A full monitor check (store read, sampling, Evidently, quality, live metric) over a 1M-row log."""
+    from driftline.core import Registry, Store, load_settings
+    from driftline.monitoring import DriftChecker
+
+    os.environ.update(_store_env(Path(folder)))
+    settings = load_settings()
+    settings.monitoring.window_rows = WINDOW_ROWS
+    registry = Registry(Store(settings.store.url), settings.store.model_dir)
+    checker = DriftChecker(settings, registry)
+    checker.run()  # first check loads Evidently and the reference
+    started = time.perf_counter()
+    result = checker.run()
+    return {
+        "seconds": time.perf_counter() - started,
+        "drifted": sorted(result.drift.drifted_features),
+        "rows": result.window.rows,
+    }
+
+
+def _store_env(folder: Path) -> dict[str, str]:
+    return {
+        "DRIFTLINE_CONFIG": str(ROOT / "driftline.yaml"),
+        "DRIFTLINE_STORE__URL": f"sqlite:///{folder / 'store.db'}",
+        "DRIFTLINE_STORE__MODEL_DIR": str(folder / "bentoml"),
+        "DRIFTLINE_MODEL__PARAMS": '{"max_iter": 50}',
+    }
+
+
+def build_log(folder: Path) -> None:
+    """Train the flights model and log 1,000,000 predictions of live rows, as the service would."""
+    import numpy as np
+
+    from driftline.core import Registry, Store, load_dataset, load_settings
+    from driftline.retrain import train
+
+    os.environ.update(_store_env(folder))
+    settings = load_settings()
+    registry = Registry(Store(settings.store.url), settings.store.model_dir)
+    version = train(settings, registry, trigger="bench").version
+    model = registry.load(version.version)
+    live = load_dataset(settings.data).live
+    features = list(model.schema.features)
+    rows = live[features].sample(LOG_ROWS, replace=True, random_state=2)
+    records = rows.astype(object).where(rows.notna(), None).to_dict("records")
+    rng = np.random.default_rng(3)
+    for start in range(0, LOG_ROWS, 50_000):
+        chunk = records[start : start + 50_000]
+        outputs = model.predict_rows(chunk)
+        now = time.time()
+        registry.store.insert_predictions(
+            [
+                {
+                    "request_id": f"b{start + i}",
+                    "created_at": now,
+                    "model_version": version.version,
+                    "features": f,
+                    "output": o,
+                    "latency_ms": 1.0,
+                }
+                for i, (f, o) in enumerate(zip(chunk, outputs, strict=True))
+            ]
+        )
+        labelled = {f"b{start + i}": int(rng.random() < 0.25) for i in range(0, len(chunk), 10)}
+        registry.store.record_feedback(labelled)
+        print(f"[bench] logged {start + len(chunk):,} / {LOG_ROWS:,} predictions", file=sys.stderr, flush=True)
+
+
+def child(kind: str, folder: str = "") -> dict[str, object]:
+    """Run one measurement in a fresh interpreter; add its peak RSS."""
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", kind, folder], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    print("[bench] full-data Evidently run (this takes a while)", file=sys.stderr, flush=True)
+    full = child("full")
+    print("[bench] driftline's sampled check", file=sys.stderr, flush=True)
+    sampled = child("sampled")
+    with tempfile.TemporaryDirectory(prefix="driftline-drift-bench-") as folder:
+        build_log(Path(folder))
+        print("[bench] monitor check over the 1M-row log", file=sys.stderr, flush=True)
+        logged = child("log", folder)
+    title = f"run ({WINDOW_ROWS:,}-row window vs {REFERENCE_ROWS:,}-row reference)"
+    print(f"\n| {title} | seconds | peak RSS MiB | drifted features |")
+    print("|---|---:|---:|---|")
+    for name, result in (
+        ("Report([DataDriftPreset()]) on the full frames", full),
+        ("driftline compare(), 5,000-row samples", sampled),
+        (f"driftline monitor check on a {LOG_ROWS:,}-row SQLite log (window {WINDOW_ROWS:,})", logged),
+    ):
+        print(f"| {name} | {result['seconds']:.2f} | {result['rss_mib']:.0f} | {', '.join(result['drifted'])} |")
+    same = set(full["drifted"]) == set(sampled["drifted"])  # type: ignore[arg-type]
+    print(
+        f"\nsame features flagged as the full-data run: {'yes' if same else 'no'}; "
+        f"speed-up {full['seconds'] / sampled['seconds']:.1f}x"
+    )  # type: ignore[operator]
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 2 and sys.argv[1] == "--child":
+        kind = sys.argv[2]
+        result = {"full": run_full, "sampled": run_sampled}.get(kind)
+        measured = result() if result else run_log_check(sys.argv[3])
+        measured["rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(json.dumps(measured))
+    else:
+        main()

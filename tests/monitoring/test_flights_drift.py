@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from driftline.core import FeatureSchema, load_dataset, load_settings
+from driftline.core.settings import DEFAULT_CONFIG
+from driftline.monitoring import compare
+
+WEATHER = {"temp", "dewp", "humid"}
+STABLE = {"distance", "carrier", "origin"}
+
+
+@pytest.fixture(scope="module")
+def flights() -> tuple[pd.DataFrame, pd.DataFrame, FeatureSchema]:
+    settings = load_settings(DEFAULT_CONFIG)
+    data = load_dataset(settings.data)
+    listed = settings.data.features
+    assert listed is not None
+    schema = FeatureSchema(tuple(listed.numeric), tuple(listed.categorical), "late", "classification", (0, 1))
+    return data.train, data.live, schema
+
+
+def test_summer_flights_drift_in_the_weather_not_in_the_routes(
+    flights: tuple[pd.DataFrame, pd.DataFrame, FeatureSchema],
+) -> None:
+    """July against January-February: temperature and humidity drift; distance, carrier and origin do not."""
+    train, live, schema = flights
+    july = live[live["time_hour"].dt.month == 7]
+    result = compare(schema.coerce(train), schema.coerce(july), schema, drift_share=0.3)
+    drifted = set(result.drifted_features)
+    assert WEATHER <= drifted and not (STABLE & drifted)
+    assert result.dataset_drift
+
+
+def test_held_out_winter_flights_do_not_drift(flights: tuple[pd.DataFrame, pd.DataFrame, FeatureSchema]) -> None:
+    """A random half of January-February against the other half: no dataset drift."""
+    train, _, schema = flights
+    shuffled = train.sample(frac=1.0, random_state=np.random.default_rng(0).integers(1 << 31))
+    half = len(shuffled) // 2
+    result = compare(schema.coerce(shuffled.iloc[:half]), schema.coerce(shuffled.iloc[half:]), schema, drift_share=0.3)
+    assert [] == result.drifted_features and not result.dataset_drift
