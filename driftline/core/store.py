@@ -366,10 +366,9 @@ class Store:
         The random pick runs on ids alone (the (model_version, id) index), so only the picked rows' JSON is read.
         """
         in_window = [predictions.c.model_version == version, predictions.c.id >= first, predictions.c.id <= last]
+        source: sa.FromClause = predictions
         if labelled_only:
             source = predictions.join(feedback, feedback.c.request_id == predictions.c.request_id)
-        else:
-            source = predictions
         picked = (
             sa.select(predictions.c.id).select_from(source).where(*in_window).order_by(sa.func.random()).limit(limit)
         ).subquery()
