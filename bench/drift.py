@@ -58,6 +58,8 @@ def run_full() -> dict[str, object]:
 
 
 def run_sampled() -> dict[str, object]:
+    import evidently.presets  # noqa: F401 - imported before timing, as the full run's imports are
+
     from driftline.monitoring import compare
 
     reference, window, schema = frames()
@@ -132,6 +134,7 @@ def build_log(folder: Path) -> None:
         labelled = {f"b{start + i}": int(rng.random() < 0.25) for i in range(0, len(chunk), 10)}
         registry.store.record_feedback(labelled)
         print(f"[bench] logged {start + len(chunk):,} / {LOG_ROWS:,} predictions", file=sys.stderr, flush=True)
+    registry.store.dispose()
 
 
 def child(kind: str, folder: str = "") -> dict[str, object]:
