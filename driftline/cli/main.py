@@ -16,7 +16,7 @@ from driftline.cli.prometheus import start_prometheus
 from driftline.cli.serve import start_service
 from driftline.core import DriftlineError, Registry, Settings, Store, load_settings
 from driftline.core.settings import config_path
-from driftline.retrain import train
+from driftline.retrain import retrain, train
 
 
 def _registry(settings: Settings) -> Registry:
@@ -152,6 +152,12 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
     return 1 if result.drifted else 0
 
 
+def cmd_retrain(args: argparse.Namespace, settings: Settings) -> int:
+    decision = retrain(settings, _registry(settings), trigger="cli", progress=_progress)
+    print(json.dumps(decision.to_dict(), indent=2, default=str))
+    return 2 if decision.outcome == "failed" else 0
+
+
 def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     collected = status.collect(_registry(settings))
     print(json.dumps(collected, indent=2, default=str) if args.json else status.render(collected))
@@ -199,6 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "up":
             sub.add_argument("--monitor-port", type=int, default=3001)
             sub.add_argument("--prometheus-port", type=int, default=9090)
+    command("retrain", cmd_retrain, "one retrain now: fit on reference + labelled live rows, promote only if better")
     sub = command("status", cmd_status, "production version, versions, promotions and training runs")
     sub.add_argument("--json", action="store_true", help="print JSON")
     sub = command("promote", cmd_promote, "make VERSION the production version (recorded as manual)")

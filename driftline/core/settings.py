@@ -152,6 +152,10 @@ class RetrainSettings(_Section):
     """How much the candidate must beat the champion by on the metric."""
     schedule: str | None = None
     """Optional cron expression for periodic retrains."""
+    live_rows: int = Field(default=20_000, gt=0)
+    """Most recent labelled live rows a retrain uses (its holdout included)."""
+    holdout_fraction: float = Field(default=0.3, gt=0.0, lt=0.9)
+    """Share of those rows, the most recent, that champion and candidate are both evaluated on."""
 
 
 class ServingSettings(_Section):

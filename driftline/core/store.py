@@ -398,3 +398,26 @@ class Store:
         )
         with self.engine.connect() as conn:
             return int(conn.execute(query).scalar_one())
+
+    def recent_labelled(self, limit: int) -> list[dict[str, Any]]:
+        """The most recent `limit` predictions that got a label, oldest first, whichever version served them."""
+        query = (
+            sa.select(
+                predictions.c.id,
+                predictions.c.created_at,
+                predictions.c.model_version,
+                predictions.c.features,
+                feedback.c.label,
+            )
+            .select_from(predictions.join(feedback, feedback.c.request_id == predictions.c.request_id))
+            .order_by(predictions.c.id.desc())
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            rows = [dict(row._mapping) for row in conn.execute(query)]
+        return rows[::-1]
+
+    def count_feedback(self) -> int:
+        """Labels received so far (each belongs to a logged prediction)."""
+        with self.engine.connect() as conn:
+            return int(conn.execute(sa.select(sa.func.count()).select_from(feedback)).scalar_one())

@@ -1,5 +1,6 @@
-"""Training: data checks, the scikit-learn pipeline, holdout evaluation, artifacts and registration."""
+"""Training, champion/challenger retraining, its trigger, and the monitor's APScheduler loop."""
 
+from driftline.retrain.challenger import RetrainDecision, retrain
 from driftline.retrain.train import TrainingOutcome, train
 
-__all__ = ["TrainingOutcome", "train"]
+__all__ = ["RetrainDecision", "TrainingOutcome", "retrain", "train"]

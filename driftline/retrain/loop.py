@@ -14,6 +14,8 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from driftline.core.settings import Settings
 from driftline.monitoring import CheckResult, DriftChecker, MonitorMetrics, ReportArchive
+from driftline.retrain.challenger import RetrainDecision, retrain
+from driftline.retrain.trigger import RetrainTrigger
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +35,8 @@ class MonitorLoop:
         self._last: CheckResult | None = None
         self._lock = threading.Lock()
         self.scheduler = BackgroundScheduler(timezone="UTC")
+        self.trigger = RetrainTrigger(settings.retrain, checker.registry.store)
+        self.last_decision: RetrainDecision | None = None
 
     def last_check(self) -> dict[str, Any] | None:
         with self._lock:
@@ -64,7 +68,32 @@ class MonitorLoop:
                 "drift_share": result.drift.drift_share if result.drift else None,
             },
         )
+        why = self.trigger.observe(result.outcome, self._labelled_rows())
+        if why is not None:
+            kept = ("drift_share", "drifted_features", "rows", "window", "model_version")
+            summary = {k: v for k, v in result.to_dict().items() if k in kept}
+            self.retrain_now("drift", {"reason": why, **summary})
         return result
+
+    def retrain_now(self, trigger: str, drift: dict[str, Any] | None = None) -> RetrainDecision:
+        """Retrain, compare, promote or reject; the outcome is counted and logged, never raised."""
+        decision = retrain(self.settings, self.checker.registry, trigger=trigger, drift=drift)
+        self.metrics.retrains.labels(outcome=decision.outcome).inc()
+        if decision.outcome == "promoted":
+            self.metrics.promotions.labels(kind="auto").inc()
+        self.last_decision = decision
+        log.warning(
+            "retrain",
+            extra={
+                "outcome": decision.outcome,
+                "reason": decision.reason,
+                "candidate_version": decision.candidate_version,
+            },
+        )
+        return decision
+
+    def _labelled_rows(self) -> int:
+        return self.checker.registry.store.count_feedback()
 
     def start(self) -> None:
         """Check now, then every `monitoring.interval_seconds`."""
@@ -80,6 +109,20 @@ class MonitorLoop:
             misfire_grace_time=interval,
             next_run_time=_now(),
         )
+        schedule = self.settings.retrain.schedule
+        if schedule:
+            from apscheduler.triggers.cron import CronTrigger
+
+            self.scheduler.add_job(
+                self.retrain_now,
+                CronTrigger.from_crontab(schedule, timezone="UTC"),
+                args=["schedule"],
+                id="scheduled-retrain",
+                replace_existing=True,
+                max_instances=1,
+                coalesce=True,
+                misfire_grace_time=3600,
+            )
         self.scheduler.start()
 
     def stop(self) -> None:

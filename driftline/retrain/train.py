@@ -44,7 +44,7 @@ class TrainingOutcome:
     decision: str
 
 
-def _quiet(_: str) -> None:
+def quiet(_: str) -> None:
     return None
 
 
@@ -77,7 +77,7 @@ def prediction_column(pipeline: Any, features: pd.DataFrame, schema: FeatureSche
 
 
 def train(
-    settings: Settings, registry: Registry, *, trigger: str = "manual", progress: Progress = _quiet
+    settings: Settings, registry: Registry, *, trigger: str = "manual", progress: Progress = quiet
 ) -> TrainingOutcome:
     """Fit on the configured data and register the version; promote it when nothing is in production."""
     run_id = registry.store.start_run(trigger)
@@ -154,11 +154,11 @@ def _train(
     beats_baseline = is_better(metrics[metric], baseline_metrics[metric], metric)
     details: dict[str, Any] = {
         "estimator": settings.model.estimator,
-        "params": _jsonable(pipeline.named_steps["estimator"].get_params()),
-        "configured_params": _jsonable(settings.model.params),
+        "params": jsonable(pipeline.named_steps["estimator"].get_params()),
+        "configured_params": jsonable(settings.model.params),
         "metric": metric,
-        "metrics": _jsonable(metrics),
-        "baseline_metrics": _jsonable(baseline_metrics),
+        "metrics": jsonable(metrics),
+        "baseline_metrics": jsonable(baseline_metrics),
         "data": {
             "source": dataset.source,
             "rows_train": len(train_rows),
@@ -230,11 +230,11 @@ def _time_range(frame: pd.DataFrame, time_column: str | None) -> dict[str, str] 
     return {"start": str(frame[time_column].min()), "end": str(frame[time_column].max())}
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
     if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     if isinstance(value, np.generic):
         return value.item()
     if isinstance(value, float) and np.isnan(value):
