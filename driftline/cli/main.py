@@ -9,12 +9,18 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
 
 from driftline.cli import logs, status
+from driftline.cli.demo import run_demo
 from driftline.cli.monitor import build_loop, run_monitor
 from driftline.cli.prometheus import start_prometheus
+from driftline.cli.replay import replay as replay_rows
+from driftline.cli.replay import timeline
 from driftline.cli.serve import start_service
-from driftline.core import DriftlineError, Registry, Settings, Store, load_settings
+from driftline.core import DataError, DriftlineError, Registry, Settings, Store, load_dataset, load_settings
 from driftline.core.settings import config_path
 from driftline.retrain import retrain, train
 
@@ -158,6 +164,45 @@ def cmd_retrain(args: argparse.Namespace, settings: Settings) -> int:
     return 2 if decision.outcome == "failed" else 0
 
 
+def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
+    dataset = load_dataset(settings.data)
+    rows = dataset.live
+    if rows.empty:
+        raise DataError("no held-out rows to replay: set data.train_until (and data.time_column)")
+    time_column = settings.data.time_column
+    if args.start and time_column:
+        rows = rows[rows[time_column] >= pd.Timestamp(args.start, tz="UTC")]
+    rows = rows.iloc[:: args.every]
+    if args.limit:
+        rows = rows.iloc[: args.limit]
+    production = _registry(settings).production()
+    stats = replay_rows(
+        args.url.rstrip("/"),
+        rows,
+        list(production.schema.features),
+        settings.data.target,
+        time_column=time_column,
+        rows_per_second=args.rows_per_second,
+        batch=args.batch,
+        label_delay=args.label_delay,
+        label_fraction=args.label_fraction,
+    )
+    print(timeline(stats))
+    return 0 if stats.failed == 0 else 1
+
+
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    return run_demo(
+        config_path(args.config),
+        Path(args.folder),
+        port=args.port,
+        monitor_port=args.monitor_port,
+        every=args.every,
+        rows_per_second=args.rows_per_second,
+        with_loop=not args.without_loop,
+    )
+
+
 def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     collected = status.collect(_registry(settings))
     print(json.dumps(collected, indent=2, default=str) if args.json else status.render(collected))
@@ -206,6 +251,22 @@ def build_parser() -> argparse.ArgumentParser:
             sub.add_argument("--monitor-port", type=int, default=3001)
             sub.add_argument("--prometheus-port", type=int, default=9090)
     command("retrain", cmd_retrain, "one retrain now: fit on reference + labelled live rows, promote only if better")
+    sub = command("replay", cmd_replay, "stream held-out real rows to a running service, with late labels")
+    sub.add_argument("--url", default="http://127.0.0.1:3000")
+    sub.add_argument("--rows-per-second", type=float, default=200.0)
+    sub.add_argument("--batch", type=int, default=10, help="rows per /predict request")
+    sub.add_argument("--every", type=int, default=1, help="send every Nth held-out row (a faster story)")
+    sub.add_argument("--start", help="first timestamp to replay, e.g. 2013-03-01")
+    sub.add_argument("--limit", type=int, help="at most this many rows")
+    sub.add_argument("--label-delay", type=float, default=5.0, help="seconds before a row's label is sent")
+    sub.add_argument("--label-fraction", type=float, default=1.0, help="share of rows whose label is sent")
+    sub = command("demo", cmd_demo, "the whole story on the flights data: serve, replay, drift, retrain, promote")
+    sub.add_argument("--folder", default=".driftline/demo", help="store, model store and reports of the demo")
+    sub.add_argument("--port", type=int, default=3100)
+    sub.add_argument("--monitor-port", type=int, default=3101)
+    sub.add_argument("--every", type=int, default=8)
+    sub.add_argument("--rows-per-second", type=float, default=300.0)
+    sub.add_argument("--without-loop", action="store_true", help="never retrain: the baseline to compare with")
     sub = command("status", cmd_status, "production version, versions, promotions and training runs")
     sub.add_argument("--json", action="store_true", help="print JSON")
     sub = command("promote", cmd_promote, "make VERSION the production version (recorded as manual)")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 
@@ -20,13 +21,17 @@ def build_loop(settings: Settings) -> MonitorLoop:
     return MonitorLoop(settings, DriftChecker(settings, registry), MonitorMetrics(), archive)
 
 
+def monitor_status(loop: MonitorLoop) -> dict[str, Any]:
+    return {"leader": loop.leader, "holder": loop.holder, "next_runs": loop.next_runs()}
+
+
 def run_monitor(settings: Settings, *, host: str, port: int) -> int:
     """Checks every interval and serves /metrics and /reports/ until interrupted."""
     loop = build_loop(settings)
     loop.start()
     try:
         uvicorn.run(
-            monitor_app(loop.metrics, loop.archive, loop.last_check),
+            monitor_app(loop.metrics, loop.archive, loop.last_check, status=lambda: monitor_status(loop)),
             host=host,
             port=port,
             log_level="warning",

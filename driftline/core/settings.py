@@ -139,6 +139,8 @@ class MonitoringSettings(_Section):
     """Where the HTML report of each check is saved."""
     reports_keep: int = Field(default=20, gt=0)
     """How many reports are kept (the newest)."""
+    lease_seconds: float = Field(default=30.0, gt=0.0)
+    """With several monitors on one store, the one holding the lease acts; others take over when it expires."""
 
 
 class RetrainSettings(_Section):

@@ -80,6 +80,14 @@ predictions = sa.Table(
     sa.Index("ix_predictions_version_id", "model_version", "id"),
 )
 
+leases = sa.Table(
+    "leases",
+    metadata,
+    sa.Column("name", sa.String(100), primary_key=True),
+    sa.Column("holder", sa.String(200), nullable=False),
+    sa.Column("expires_at", sa.Float, nullable=False),
+)
+
 feedback = sa.Table(
     "feedback",
     metadata,
@@ -421,3 +429,35 @@ class Store:
         """Labels received so far (each belongs to a logged prediction)."""
         with self.engine.connect() as conn:
             return int(conn.execute(sa.select(sa.func.count()).select_from(feedback)).scalar_one())
+
+    # leases: one acting monitor among replicas -------------------------------------------------------------
+
+    def acquire_lease(self, name: str, holder: str, ttl_seconds: float, now: float | None = None) -> bool:
+        """Take or renew the lease `name` for `holder`; False while another holder's lease has not expired."""
+        now = time.time() if now is None else now
+        with self.engine.begin() as conn:
+            taken = conn.execute(
+                leases.update()
+                .where(leases.c.name == name, sa.or_(leases.c.holder == holder, leases.c.expires_at < now))
+                .values(holder=holder, expires_at=now + ttl_seconds)
+            ).rowcount
+            if taken:
+                return True
+            if conn.execute(sa.select(leases.c.name).where(leases.c.name == name)).first() is not None:
+                return False
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(leases.insert().values(name=name, holder=holder, expires_at=now + ttl_seconds))
+        except sa.exc.IntegrityError:
+            return False  # another replica inserted it first
+        return True
+
+    def release_lease(self, name: str, holder: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(leases.update().where(leases.c.name == name, leases.c.holder == holder).values(expires_at=0.0))
+
+    def lease_holder(self, name: str, now: float | None = None) -> str | None:
+        now = time.time() if now is None else now
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(leases).where(leases.c.name == name)).first()
+        return row.holder if row is not None and row.expires_at >= now else None

@@ -18,7 +18,10 @@ from driftline.monitoring.reports import ReportArchive
 
 
 def monitor_app(
-    metrics: MonitorMetrics, archive: ReportArchive, last_check: Callable[[], dict[str, Any] | None]
+    metrics: MonitorMetrics,
+    archive: ReportArchive,
+    last_check: Callable[[], dict[str, Any] | None],
+    status: Callable[[], dict[str, Any]] = dict,
 ) -> Starlette:
     """A small Starlette app; the loop that runs checks lives elsewhere and reports through `last_check`."""
 
@@ -49,7 +52,7 @@ def monitor_app(
         return JSONResponse(result)
 
     async def health(_: Request) -> JSONResponse:
-        return JSONResponse({"status": "ok"})
+        return JSONResponse({"status": "ok", **status()})
 
     async def root(_: Request) -> RedirectResponse:
         return RedirectResponse("/reports/")

@@ -1,16 +1,28 @@
-"""The monitor's scheduler: an APScheduler job that runs a drift check every interval, publishes and archives it.
+"""The monitor's scheduler: drift checks every interval, drift-triggered and scheduled retrains, one leader.
 
-A check that fails is logged and counted (`driftline_checks_total{outcome="failed"}`) and the loop goes on.
+Jobs live in APScheduler's SQLAlchemy job store in Driftline's own database, with explicit ids and
+`replace_existing`, `max_instances=1`, `coalesce` and a misfire grace time. A job store must never be shared by
+two running schedulers, so with several `driftline monitor` processes on one store only the holder of the
+`monitor` lease runs a scheduler; the others wait and take over when the lease expires.
+
+A check that fails is logged and counted (`driftline_checks_total{outcome="failed"}`) and the loop goes on; so
+does a failed retrain (`driftline_retrain_runs_total{outcome="failed"}`).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
+import os
+import secrets
+import socket
 import threading
 import time
 from typing import Any
 
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
 
 from driftline.core.settings import Settings
 from driftline.monitoring import CheckResult, DriftChecker, MonitorMetrics, ReportArchive
@@ -20,10 +32,25 @@ from driftline.retrain.trigger import RetrainTrigger
 log = logging.getLogger(__name__)
 
 CHECK_JOB = "drift-check"
+RETRAIN_JOB = "scheduled-retrain"
+LEASE = "monitor"
+_ACTIVE: list[MonitorLoop] = []  # jobs in a persistent store name module-level functions; they act on this loop
+
+
+def run_check_job() -> None:
+    """APScheduler entry point of the drift-check job."""
+    if _ACTIVE:
+        _ACTIVE[0].check_once()
+
+
+def run_scheduled_retrain_job() -> None:
+    """APScheduler entry point of the cron retrain job."""
+    if _ACTIVE:
+        _ACTIVE[0].retrain_now("schedule")
 
 
 class MonitorLoop:
-    """Runs `DriftChecker` on a schedule and keeps the last result for the HTTP surface."""
+    """Runs `DriftChecker` on a schedule, retrains when drift persists, keeps the last result for HTTP."""
 
     def __init__(
         self, settings: Settings, checker: DriftChecker, metrics: MonitorMetrics, archive: ReportArchive
@@ -32,18 +59,26 @@ class MonitorLoop:
         self.checker = checker
         self.metrics = metrics
         self.archive = archive
+        self.store = checker.registry.store
+        self.trigger = RetrainTrigger(settings.retrain, self.store)
+        self.last_decision: RetrainDecision | None = None
+        self.holder = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         self._last: CheckResult | None = None
         self._lock = threading.Lock()
-        self.scheduler = BackgroundScheduler(timezone="UTC")
-        self.trigger = RetrainTrigger(settings.retrain, checker.registry.store)
-        self.last_decision: RetrainDecision | None = None
+        self._scheduler: BackgroundScheduler | None = None
+        self._stop = threading.Event()
+        self._keeper: threading.Thread | None = None
+
+    @property
+    def leader(self) -> bool:
+        return self._scheduler is not None
 
     def last_check(self) -> dict[str, Any] | None:
         with self._lock:
             return self._last.to_dict() if self._last is not None else None
 
     def check_once(self) -> CheckResult | None:
-        """One check, published and archived; None (logged and counted) when it failed."""
+        """One check, published and archived, then maybe a retrain; None (logged and counted) when it failed."""
         started = time.monotonic()
         try:
             result = self.checker.run()
@@ -68,7 +103,7 @@ class MonitorLoop:
                 "drift_share": result.drift.drift_share if result.drift else None,
             },
         )
-        why = self.trigger.observe(result.outcome, self._labelled_rows())
+        why = self.trigger.observe(result.outcome, self.store.count_feedback())
         if why is not None:
             kept = ("drift_share", "drifted_features", "rows", "window", "model_version")
             summary = {k: v for k, v in result.to_dict().items() if k in kept}
@@ -92,14 +127,46 @@ class MonitorLoop:
         )
         return decision
 
-    def _labelled_rows(self) -> int:
-        return self.checker.registry.store.count_feedback()
+    # leadership and the scheduler ----------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Check now, then every `monitoring.interval_seconds`."""
+        """Hold (or wait for) the monitor lease in the background; the holder runs the scheduler."""
+        _ACTIVE[:] = [self]
+        self._keeper = threading.Thread(target=self._keep_lease, name="monitor-lease", daemon=True)
+        self._keeper.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._keeper is not None:
+            self._keeper.join(timeout=10)
+        self._step_down()
+        self.store.release_lease(LEASE, self.holder)
+
+    def _keep_lease(self) -> None:
+        ttl = self.settings.monitoring.lease_seconds
+        while not self._stop.is_set():
+            try:
+                held = self.store.acquire_lease(LEASE, self.holder, ttl)
+            except Exception as exc:  # the store being away is a lost lease, not a crash
+                log.error("lease renewal failed", extra={"error": str(exc)})
+                held = False
+            if held and not self.leader:
+                self._take_over()
+            elif not held and self.leader:
+                log.warning("monitor lease lost; standing by", extra={"holder": self.holder})
+                self._step_down()
+            self._stop.wait(ttl / 3)
+
+    def _take_over(self) -> None:
+        log.warning("monitor lease taken; scheduling checks", extra={"holder": self.holder})
+        self._fail_interrupted_runs()
         interval = self.settings.monitoring.interval_seconds
-        self.scheduler.add_job(
-            self.check_once,
+        scheduler = BackgroundScheduler(
+            jobstores={"default": SQLAlchemyJobStore(engine=self.store.engine, tablename="apscheduler_jobs")},
+            timezone="UTC",
+        )
+        scheduler.add_job(
+            run_check_job,
             "interval",
             seconds=interval,
             id=CHECK_JOB,
@@ -107,30 +174,39 @@ class MonitorLoop:
             max_instances=1,
             coalesce=True,
             misfire_grace_time=interval,
-            next_run_time=_now(),
+            next_run_time=dt.datetime.now(dt.UTC),
         )
         schedule = self.settings.retrain.schedule
         if schedule:
-            from apscheduler.triggers.cron import CronTrigger
-
-            self.scheduler.add_job(
-                self.retrain_now,
+            scheduler.add_job(
+                run_scheduled_retrain_job,
                 CronTrigger.from_crontab(schedule, timezone="UTC"),
-                args=["schedule"],
-                id="scheduled-retrain",
+                id=RETRAIN_JOB,
                 replace_existing=True,
                 max_instances=1,
                 coalesce=True,
                 misfire_grace_time=3600,
             )
-        self.scheduler.start()
+        elif scheduler.get_job(RETRAIN_JOB) is not None:
+            scheduler.remove_job(RETRAIN_JOB)
+        scheduler.start()
+        self._scheduler = scheduler
 
-    def stop(self) -> None:
-        if self.scheduler.running:
-            self.scheduler.shutdown(wait=True)
+    def _step_down(self) -> None:
+        scheduler, self._scheduler = self._scheduler, None
+        if scheduler is not None and scheduler.running:
+            scheduler.shutdown(wait=True)
 
+    def _fail_interrupted_runs(self) -> None:
+        """Training runs left `running` by a monitor that died are recorded as interrupted."""
+        for run in self.store.list_runs(limit=20):
+            if run["status"] == "running" and run["trigger"] in ("drift", "schedule"):
+                self.store.finish_run(run["id"], status="failed", message="interrupted: the monitor stopped mid-run")
 
-def _now() -> Any:
-    import datetime as dt
-
-    return dt.datetime.now(dt.UTC)
+    def next_runs(self) -> dict[str, str | None]:
+        """When each scheduled job runs next (leader only)."""
+        if self._scheduler is None:
+            return {}
+        return {
+            job.id: job.next_run_time.isoformat() if job.next_run_time else None for job in self._scheduler.get_jobs()
+        }

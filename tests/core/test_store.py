@@ -113,3 +113,18 @@ def test_windows_are_the_latest_rows_of_one_version_with_labels(store_url: str) 
     assert 5 == store.window_ids(version=1, since=75.0)[2]
     assert (0, 0, 0) == store.window_ids(version=3, rows=10)
     store.dispose()
+
+
+def test_a_lease_has_one_holder_until_it_expires(store_url: str) -> None:
+    """The holder renews; another replica gets it only after expiry; release hands it over at once."""
+    store = Store(store_url)
+    assert store.acquire_lease("monitor", "a", 10, now=100.0)
+    assert not store.acquire_lease("monitor", "b", 10, now=105.0)
+    assert store.acquire_lease("monitor", "a", 10, now=108.0)
+    assert "a" == store.lease_holder("monitor", now=110.0)
+    assert not store.acquire_lease("monitor", "b", 10, now=117.0)
+    assert store.acquire_lease("monitor", "b", 10, now=118.5)
+    store.release_lease("monitor", "b")
+    assert None is store.lease_holder("monitor", now=119.0)
+    assert store.acquire_lease("monitor", "a", 10, now=119.0)
+    store.dispose()

@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+import sqlalchemy as sa
+
+from driftline.core import Settings
+from driftline.retrain import TrainingOutcome
+from tests.factories import free_port
+from tests.service.conftest import stop_server
+
+pytestmark = pytest.mark.integration
+
+
+def leaders(ports: list[int]) -> list[bool]:
+    states = []
+    for port in ports:
+        try:
+            states.append(bool(httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).json()["leader"]))
+        except httpx.HTTPError:
+            states.append(False)
+    return states
+
+
+def test_two_monitors_on_one_store_have_one_leader_and_fail_over(
+    config_file: Path, settings: Settings, trained: TrainingOutcome
+) -> None:
+    """Only the lease holder schedules checks; after a kill -9 the other takes over within a few seconds."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DRIFTLINE_")}
+    env.update(
+        {
+            "DRIFTLINE_MONITORING__LEASE_SECONDS": "2",
+            "DRIFTLINE_MONITORING__INTERVAL_SECONDS": "1",
+            "DRIFTLINE_MONITORING__REPORTS_DIR": str(config_file.parent / "reports"),
+        }
+    )
+    ports = [free_port(), free_port()]
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-m", "driftline.cli", "monitor", "--config", str(config_file), "--port", str(port)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        for port in ports
+    ]
+    try:
+        deadline = time.monotonic() + 60
+        while sum(leaders(ports)) != 1 and time.monotonic() < deadline:
+            time.sleep(0.3)
+        samples = []
+        for _ in range(10):
+            samples.append(leaders(ports))
+            time.sleep(0.3)
+        assert all(1 == sum(s) for s in samples), samples
+        leader = samples[-1].index(True)
+        engine = sa.create_engine(settings.store.url)
+        with engine.connect() as conn:
+            jobs = set(conn.execute(sa.text("SELECT id FROM apscheduler_jobs")).scalars())
+        engine.dispose()
+        assert {"drift-check"} == jobs
+        os.killpg(processes[leader].pid, signal.SIGKILL)
+        processes[leader].wait(timeout=10)
+        other = 1 - leader
+        deadline = time.monotonic() + 15
+        while not leaders([ports[other]])[0] and time.monotonic() < deadline:
+            time.sleep(0.3)
+        assert [True] == leaders([ports[other]])
+    finally:
+        for process in processes:
+            stop_server(process)
