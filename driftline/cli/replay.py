@@ -154,7 +154,7 @@ def timeline(stats: ReplayStats) -> str:
 def period_auc(entry: dict[str, Any]) -> float:
     """ROC AUC of the positive-class probabilities against the truth; NaN when it cannot be computed."""
     truths = entry["truths"]
-    if len(set(truths)) != 2 or len(truths) != len(entry["scores"]):
+    if len(truths) < 100 or len(set(truths)) != 2 or len(truths) != len(entry["scores"]):
         return math.nan
     from sklearn.metrics import roc_auc_score
 

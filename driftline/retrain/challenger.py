@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from driftline.core.errors import DataError, DriftlineError
@@ -20,7 +21,7 @@ from driftline.core.registry import Registry
 from driftline.core.schema import FeatureSchema
 from driftline.core.settings import Settings
 from driftline.retrain.artifacts import write_artifacts
-from driftline.retrain.evaluate import holdout_metrics, is_better
+from driftline.retrain.evaluate import bootstrap_gain, holdout_metrics, is_better, model_outputs
 from driftline.retrain.pipeline import build_pipeline
 from driftline.retrain.train import Progress, code_version, jsonable, quiet, reference_sample
 
@@ -115,6 +116,11 @@ def _retrain(
     if schema.task == "classification" and holdout[target].nunique() < 2:
         raise DataError("the holdout of recent labelled rows holds a single class; it cannot compare models")
     reference = registry.reference(champion.version)
+    share = settings.retrain.reference_fraction
+    wanted = min(len(reference), round(len(live_train) * share / (1 - share)))
+    reference = (
+        reference.sample(n=wanted, random_state=settings.model.random_state) if wanted < len(reference) else reference
+    )
     training = pd.concat([reference[[*features, target]], live_train[[*features, target]]], ignore_index=True)
     progress(
         f"fitting a candidate on {len(training):,} rows ({len(reference):,} reference + {len(live_train):,} live); "
@@ -126,12 +132,32 @@ def _retrain(
     champion_metrics = holdout_metrics(champion_model.pipeline, holdout[features], holdout[target], schema.task)
     gain = settings.retrain.min_gain
     better = is_better(candidate_metrics[metric], champion_metrics[metric], metric, gain)
+    significance = None
+    if better and settings.retrain.bootstrap_rounds:
+        # a gain within the holdout's noise is no reason to swap models
+        classes = np.asarray(pipeline.classes_) if schema.task == "classification" else None
+        mean_gain, low_gain = bootstrap_gain(
+            metric,
+            holdout[target].to_numpy().astype(classes.dtype if classes is not None else "float64"),
+            model_outputs(pipeline, holdout[features], schema.task),
+            model_outputs(champion_model.pipeline, holdout[features], schema.task),
+            classes,
+            rounds=settings.retrain.bootstrap_rounds,
+            seed=settings.model.random_state,
+        )
+        significance = {
+            "mean_gain": mean_gain,
+            "gain_5th_percentile": low_gain,
+            "rounds": settings.retrain.bootstrap_rounds,
+        }
+        better = bool(low_gain > 0)
     progress(f"holdout {metric}: candidate {candidate_metrics[metric]:.4f}, champion {champion_metrics[metric]:.4f}")
     evidence: dict[str, Any] = {
         "trigger": trigger,
         "drift": drift,
         "metric": metric,
         "min_gain": gain,
+        "bootstrap": significance,
         "candidate_metrics": jsonable(candidate_metrics),
         "champion_metrics": jsonable(champion_metrics),
         "champion_version": champion.version,
@@ -156,7 +182,9 @@ def _retrain(
     )
     verdict = (
         f"candidate {metric} {candidate_metrics[metric]:.4f} vs champion {champion_metrics[metric]:.4f} "
-        f"(min gain {gain})"
+        f"(min gain {gain}"
+        + (f"; bootstrap 5th-percentile gain {significance['gain_5th_percentile']:+.4f}" if significance else "")
+        + ")"
     )
     details = {
         "estimator": settings.model.estimator,

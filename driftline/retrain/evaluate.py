@@ -67,3 +67,76 @@ def is_better(candidate: float, reference: float, metric: str, min_gain: float =
     if METRIC_DIRECTIONS[metric]:
         return candidate - reference > min_gain
     return reference - candidate > min_gain
+
+
+def model_outputs(pipeline: Any, features: pd.DataFrame, task: str) -> np.ndarray:
+    """Class probabilities (classification) or predictions (regression) on `features`."""
+    if task == "regression":
+        return np.asarray(pipeline.predict(features), dtype="float64")
+    return np.asarray(pipeline.predict_proba(features), dtype="float64")
+
+
+def metric_from_outputs(metric: str, truth: np.ndarray, outputs: np.ndarray, classes: np.ndarray | None) -> float:
+    """One metric from `model_outputs` (probabilities ordered as `classes`), NaN when undefined on this sample."""
+    try:
+        if classes is None:
+            scorers = {
+                "mae": lambda: skm.mean_absolute_error(truth, outputs),
+                "rmse": lambda: np.sqrt(skm.mean_squared_error(truth, outputs)),
+                "r2": lambda: skm.r2_score(truth, outputs),
+            }
+            return float(scorers[metric]())
+        if metric in ("accuracy", "f1"):
+            predicted = classes[outputs.argmax(axis=1)]
+            if metric == "accuracy":
+                return float(skm.accuracy_score(truth, predicted))
+            binary = len(classes) == 2
+            return float(
+                skm.f1_score(
+                    truth,
+                    predicted,
+                    average="binary" if binary else "macro",
+                    pos_label=classes[-1] if binary else 1,
+                    labels=list(classes),
+                )
+            )
+        if metric == "log_loss":
+            return float(skm.log_loss(truth, outputs, labels=list(classes)))
+        one_hot = (truth[:, None] == classes[None, :]).astype("float64")
+        if metric == "brier":
+            if len(classes) == 2:
+                return float(np.mean((outputs[:, 1] - one_hot[:, 1]) ** 2))
+            return float(np.mean(np.sum((outputs - one_hot) ** 2, axis=1)))
+        if len(classes) == 2:
+            return float(skm.roc_auc_score(one_hot[:, 1], outputs[:, 1]))
+        return float(skm.roc_auc_score(truth, outputs, multi_class="ovr", labels=list(classes)))
+    except ValueError:
+        return float("nan")
+
+
+def bootstrap_gain(
+    metric: str,
+    truth: np.ndarray,
+    candidate: np.ndarray,
+    champion: np.ndarray,
+    classes: np.ndarray | None,
+    *,
+    rounds: int = 200,
+    seed: int = 0,
+) -> tuple[float, float]:
+    """Paired bootstrap of the candidate's gain over the champion (positive = better): (mean, 5th percentile)."""
+    rng = np.random.default_rng(seed)
+    sign = 1.0 if METRIC_DIRECTIONS[metric] else -1.0
+    gains = []
+    for _ in range(rounds):
+        index = rng.integers(0, len(truth), len(truth))
+        gain = sign * (
+            metric_from_outputs(metric, truth[index], candidate[index], classes)
+            - metric_from_outputs(metric, truth[index], champion[index], classes)
+        )
+        if not np.isnan(gain):
+            gains.append(gain)
+    if not gains:
+        return float("nan"), float("nan")
+    values = np.asarray(gains)
+    return float(values.mean()), float(np.percentile(values, 5))

@@ -144,3 +144,19 @@ def Registry_for(settings: Settings) -> Registry:
     from driftline.core import Store
 
     return Registry(Store(settings.store.url), settings.store.model_dir)
+
+
+def test_bootstrap_gain_separates_a_real_improvement_from_noise() -> None:
+    """Two equally good models give a 5th-percentile gain at or below 0; a clearly better one above 0."""
+    from driftline.retrain.evaluate import bootstrap_gain
+
+    rng = np.random.default_rng(0)
+    truth = rng.integers(0, 2, 1000)
+    classes = np.array([0, 1])
+    noisy = lambda scale: np.clip(truth + rng.normal(0, scale, len(truth)), 0, 1)  # noqa: E731
+    champion = noisy(0.8)
+    as_proba = lambda p: np.column_stack([1 - p, p])  # noqa: E731
+    twin = bootstrap_gain("roc_auc", truth, as_proba(noisy(0.8)), as_proba(champion), classes, rounds=100)
+    better = bootstrap_gain("roc_auc", truth, as_proba(noisy(0.3)), as_proba(champion), classes, rounds=100)
+    assert twin[1] <= 0 < better[1]
+    assert better[0] > 0.1
