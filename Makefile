@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
 
-.PHONY: install system-deps up test test-fast lint bench clean
+.PHONY: install system-deps up demo test test-fast lint bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,10 @@ system-deps:
 ## up: train the first model on the built-in flights data if none is in production, then serve on :3000
 up: install
 	$(VENV)/bin/driftline up
+
+## demo: the whole story on the flights data in a few minutes (drift, retrain, promotion, timeline)
+demo: install
+	$(VENV)/bin/driftline demo
 
 ## test: lint, types, import contracts, then every test (integration ones start real servers)
 test: install system-deps lint

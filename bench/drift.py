@@ -137,6 +137,14 @@ def build_log(folder: Path) -> None:
     registry.store.dispose()
 
 
+def peak_rss_mib() -> float:
+    """This process's peak RSS. VmHWM starts afresh at exec; ru_maxrss can carry the forking parent's peak."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def child(kind: str, folder: str = "") -> dict[str, object]:
     """Run one measurement in a fresh interpreter; add its peak RSS."""
     out = subprocess.run(
@@ -175,7 +183,7 @@ if __name__ == "__main__":
         kind = sys.argv[2]
         result = {"full": run_full, "sampled": run_sampled}.get(kind)
         measured = result() if result else run_log_check(sys.argv[3])
-        measured["rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        measured["rss_mib"] = peak_rss_mib()
         print(json.dumps(measured))
     else:
         main()

@@ -56,6 +56,7 @@ def run_demo(
     every: int,
     rows_per_second: float,
     with_loop: bool = True,
+    first_model_rows: int | None = None,
 ) -> int:
     """Train v1, start the service and the monitor, replay March-December, print the timeline and status."""
     if folder.exists():
@@ -65,7 +66,8 @@ def run_demo(
     cli = [sys.executable, "-m", "driftline.cli"]
     say = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731
     say("[demo] training version 1 on January-February 2013")
-    subprocess.run([*cli, "train"], env=env, check=True)
+    train_env = {**env, "DRIFTLINE_DATA__MAX_ROWS": str(first_model_rows)} if first_model_rows else env
+    subprocess.run([*cli, "train"], env=train_env, check=True)
     processes = [
         subprocess.Popen([*cli, "serve", "--port", str(port)], env=env, start_new_session=True),
         subprocess.Popen([*cli, "monitor", "--port", str(monitor_port)], env=env, start_new_session=True),

@@ -200,6 +200,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
         every=args.every,
         rows_per_second=args.rows_per_second,
         with_loop=not args.without_loop,
+        first_model_rows=args.first_model_rows,
     )
 
 
@@ -267,6 +268,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--every", type=int, default=8)
     sub.add_argument("--rows-per-second", type=float, default=300.0)
     sub.add_argument("--without-loop", action="store_true", help="never retrain: the baseline to compare with")
+    sub.add_argument("--first-model-rows", type=int, help="train version 1 on only the last N winter flights")
     sub = command("status", cmd_status, "production version, versions, promotions and training runs")
     sub.add_argument("--json", action="store_true", help="print JSON")
     sub = command("promote", cmd_promote, "make VERSION the production version (recorded as manual)")
