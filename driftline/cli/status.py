@@ -30,6 +30,8 @@ def collect(registry: Registry) -> dict[str, Any]:
         ],
         "promotions": store.promotion_history(),
         "training_runs": store.list_runs(),
+        "last_checks": store.last_checks(),
+        "next_runs": store.scheduled_runs(),
     }
 
 
@@ -57,6 +59,19 @@ def render(status: dict[str, Any]) -> str:
         lines.append(
             f"   {_when(p['at'])}  v{p['previous_version'] or '-'} -> v{p['version']}  {p['kind']:<8} {p['reason']}"
         )
+    lines += ["", "last drift checks (latest first):"]
+    for c in status["last_checks"]:
+        share = (
+            f"drift share {c['drift_share']:.2f}"
+            if c["drift_share"] is not None
+            else (c["summary"].get("reason") or "")
+        )
+        lines.append(f"   {_when(c['checked_at'])}  v{c['model_version']}  {c['outcome']:<8} {share}")
+    lines += ["", "next scheduled runs:"]
+    for job, at in status["next_runs"].items():
+        lines.append(f"   {job:<18} {_when(at) if at else 'paused'}")
+    if not status["next_runs"]:
+        lines.append("   none (no monitor has run on this store)")
     lines += ["", "training runs (latest first):"]
     for r in status["training_runs"][:10]:
         lines.append(

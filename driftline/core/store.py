@@ -80,6 +80,17 @@ predictions = sa.Table(
     sa.Index("ix_predictions_version_id", "model_version", "id"),
 )
 
+checks = sa.Table(
+    "checks",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("checked_at", sa.Float, nullable=False),
+    sa.Column("model_version", sa.Integer, nullable=False),
+    sa.Column("outcome", sa.String(20), nullable=False),
+    sa.Column("drift_share", sa.Float),
+    sa.Column("summary", sa.JSON, nullable=False),
+)
+
 leases = sa.Table(
     "leases",
     metadata,
@@ -461,3 +472,38 @@ class Store:
         with self.engine.connect() as conn:
             row = conn.execute(sa.select(leases).where(leases.c.name == name)).first()
         return row.holder if row is not None and row.expires_at >= now else None
+
+    # drift checks and scheduled jobs, for `driftline status` -------------------------------------------------
+
+    def record_check(
+        self,
+        *,
+        checked_at: float,
+        model_version: int,
+        outcome: str,
+        drift_share: float | None,
+        summary: Mapping[str, Any],
+    ) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                checks.insert().values(
+                    checked_at=checked_at,
+                    model_version=model_version,
+                    outcome=outcome,
+                    drift_share=drift_share,
+                    summary=dict(summary),
+                )
+            )
+
+    def last_checks(self, limit: int = 5) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(checks).order_by(checks.c.id.desc()).limit(limit)).all()
+        return [dict(row._mapping) for row in rows]
+
+    def scheduled_runs(self) -> dict[str, float | None]:
+        """Next run time of each job in the monitor's APScheduler job store (empty before a monitor ran)."""
+        if not sa.inspect(self.engine).has_table("apscheduler_jobs"):
+            return {}
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.text("SELECT id, next_run_time FROM apscheduler_jobs ORDER BY id")).all()
+        return {row[0]: row[1] for row in rows}

@@ -94,6 +94,20 @@ class MonitorLoop:
                 log.error("drift report not saved", extra={"error": str(exc)})
         with self._lock:
             self._last = result
+        summary = result.to_dict()
+        try:
+            self.store.record_check(
+                checked_at=result.checked_at,
+                model_version=result.model_version,
+                outcome=result.outcome,
+                drift_share=summary["drift_share"],
+                summary={
+                    k: summary[k]
+                    for k in ("reason", "rows", "labelled_rows", "drifted_features", "live_performance", "window")
+                },
+            )
+        except Exception as exc:  # the status table is a convenience; the check itself succeeded
+            log.error("check not recorded", extra={"error": str(exc)})
         log.info(
             "drift check",
             extra={

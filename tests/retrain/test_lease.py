@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -67,6 +68,15 @@ def test_two_monitors_on_one_store_have_one_leader_and_fail_over(
             jobs = set(conn.execute(sa.text("SELECT id FROM apscheduler_jobs")).scalars())
         engine.dispose()
         assert {"drift-check"} == jobs
+        status = subprocess.run(
+            [sys.executable, "-m", "driftline.cli", "status", "--config", str(config_file)],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        assert re.search(r"next scheduled runs:\n   drift-check\s+\d{4}-\d\d-\d\d", status), status
+        assert re.search(r"last drift checks \(latest first\):\n   \S+ \S+  v1  skipped", status), status
         os.killpg(processes[leader].pid, signal.SIGKILL)
         processes[leader].wait(timeout=10)
         other = 1 - leader

@@ -29,5 +29,6 @@ def test_drift_in_consecutive_windows_retrains_and_promotes(
     registry_value = loop.metrics.registry.get_sample_value
     assert 1.0 == registry_value("driftline_retrain_runs_total", {"outcome": "promoted"})
     assert 1.0 == registry_value("driftline_promotions_total", {"kind": "auto"})
+    assert ["drift", "drift"] == [c["outcome"] for c in registry.store.last_checks()]
     history = registry.store.promotion_history()[-1]
     assert "drift in 2 consecutive windows" == history["evidence"]["drift"]["reason"]
