@@ -22,7 +22,7 @@ up: install
 
 ## demo: the whole story on the flights data in a few minutes (drift, retrain, promotion, timeline)
 demo: install
-	$(VENV)/bin/driftline demo
+	$(VENV)/bin/driftline demo --first-model-rows 3000
 
 ## test: lint, types, import contracts, then every test (integration ones start real servers)
 test: install system-deps lint
