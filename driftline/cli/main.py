@@ -94,6 +94,7 @@ def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
         args.host,
     ]
     processes.append(subprocess.Popen(monitor_command))
+    optional: list[subprocess.Popen[bytes]] = []
     prometheus = start_prometheus(
         service=f"127.0.0.1:{args.port}", monitor=f"127.0.0.1:{args.monitor_port}", port=args.prometheus_port
     )
@@ -104,16 +105,19 @@ def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
     )
     print(f"monitor     {base}:{args.monitor_port}  (/metrics, /reports/, /checks/latest)", file=sys.stderr)
     if prometheus is not None:
-        processes.append(prometheus)
+        optional.append(prometheus)
         print(f"prometheus  http://127.0.0.1:{args.prometheus_port}  (alerts: /alerts)", file=sys.stderr)
     else:
         print("prometheus  not installed; skipped (apt-get install prometheus)", file=sys.stderr)
     print("Grafana: provision it from grafana/ (see README). Ctrl-C stops everything.", file=sys.stderr, flush=True)
-    return _wait_all(processes)
+    return _wait_all(processes, optional)
 
 
-def _wait_all(processes: list[subprocess.Popen[bytes]]) -> int:
-    """Wait until one process ends or Ctrl-C / SIGTERM, then stop the others."""
+def _wait_all(processes: list[subprocess.Popen[bytes]], optional: list[subprocess.Popen[bytes]]) -> int:
+    """Wait until a process in `processes` ends or Ctrl-C / SIGTERM, then stop them all.
+
+    An `optional` process (Prometheus) that ends, e.g. because its port is taken, is reported, not fatal.
+    """
 
     def stop(signum: int, _frame: object) -> None:
         raise KeyboardInterrupt
@@ -122,14 +126,21 @@ def _wait_all(processes: list[subprocess.Popen[bytes]]) -> int:
     code = 0
     try:
         while all(p.poll() is None for p in processes):
+            for process in [p for p in optional if p.poll() is not None]:
+                print(
+                    f"prometheus exited (code {process.returncode}); serving and monitoring go on",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                optional.remove(process)
             time.sleep(0.5)
         code = next(p.returncode for p in processes if p.poll() is not None) or 0
     except KeyboardInterrupt:
         pass
-    for process in processes:
+    for process in processes + optional:
         if process.poll() is None:
             process.send_signal(signal.SIGINT)
-    for process in processes:
+    for process in processes + optional:
         try:
             process.wait(timeout=30)
         except subprocess.TimeoutExpired:

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -57,11 +59,24 @@ def test_errors_exit_2_with_one_clear_line(
 
 @pytest.mark.integration
 def test_up_trains_the_first_model_and_serves_it(config_file: Path) -> None:
-    """On an empty store `driftline up` trains, promotes and serves; a prediction comes back."""
-    port = free_port()
+    """On an empty store `driftline up` trains, promotes, serves and monitors; a prediction comes back."""
+    port, monitor_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("DRIFTLINE_")}
     process = subprocess.Popen(
-        [sys.executable, "-m", "driftline.cli", "up", "--config", str(config_file), "--port", str(port)],
+        [
+            sys.executable,
+            "-m",
+            "driftline.cli",
+            "up",
+            "--config",
+            str(config_file),
+            "--port",
+            str(port),
+            "--monitor-port",
+            str(monitor_port),
+            "--prometheus-port",
+            str(free_port()),
+        ],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -71,7 +86,14 @@ def test_up_trains_the_first_model_and_serves_it(config_file: Path) -> None:
     try:
         wait_ready(url, process, seconds=120)
         answer = httpx.post(f"{url}/predict", json=feature_row(make_loans(2), 0)).json()
-        assert answer["model_version"] == 1
+        assert 1 == answer["model_version"]
+        deadline = time.monotonic() + 60
+        health: dict = {}
+        while not health.get("leader") and time.monotonic() < deadline:
+            with contextlib.suppress(httpx.HTTPError):
+                health = httpx.get(f"http://127.0.0.1:{monitor_port}/healthz", timeout=2).json()
+            time.sleep(0.3)
+        assert health.get("leader") is True
     finally:
         stop_server(process)
 
