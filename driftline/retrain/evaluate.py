@@ -8,53 +8,24 @@ import numpy as np
 import pandas as pd
 from sklearn import metrics as skm
 
-from driftline.core.settings import METRIC_DIRECTIONS
+from driftline.core.scoring import metric_from_outputs
+from driftline.core.settings import CLASSIFICATION_METRICS, METRIC_DIRECTIONS, REGRESSION_METRICS
 
 
 def holdout_metrics(pipeline: Any, features: pd.DataFrame, target: pd.Series, task: str) -> dict[str, Any]:
     """ROC AUC, accuracy, F1, log loss, Brier and the confusion matrix for classifiers; MAE, RMSE, R2 otherwise."""
+    outputs = model_outputs(pipeline, features, task)
     if task == "regression":
-        predicted = np.asarray(pipeline.predict(features), dtype="float64")
-        return {
-            "mae": float(skm.mean_absolute_error(target, predicted)),
-            "rmse": float(np.sqrt(skm.mean_squared_error(target, predicted))),
-            "r2": float(skm.r2_score(target, predicted)),
-        }
-    class_array = np.asarray(pipeline.classes_)
-    classes = list(class_array)
-    probabilities = np.asarray(pipeline.predict_proba(features), dtype="float64")
-    predicted = class_array[probabilities.argmax(axis=1)]
-    truth = target.to_numpy().astype(class_array.dtype)
-    binary = len(classes) == 2
-    present = set(truth.tolist())
+        truth = target.to_numpy(dtype="float64")
+        return {metric: metric_from_outputs(metric, truth, outputs, None) for metric in REGRESSION_METRICS}
+    classes = np.asarray(pipeline.classes_)
+    truth = target.to_numpy().astype(classes.dtype)
     result: dict[str, Any] = {
-        "accuracy": float(skm.accuracy_score(truth, predicted)),
-        "f1": float(
-            skm.f1_score(
-                truth,
-                predicted,
-                average="binary" if binary else "macro",
-                pos_label=classes[-1] if binary else 1,
-                labels=classes,
-            )
-        ),
-        "log_loss": float(skm.log_loss(truth, probabilities, labels=classes)),
-        "confusion_matrix": skm.confusion_matrix(truth, predicted, labels=classes).tolist(),
-        "classes": [c.item() if isinstance(c, np.generic) else c for c in classes],
+        metric: metric_from_outputs(metric, truth, outputs, classes) for metric in CLASSIFICATION_METRICS
     }
-    if binary:
-        positive = (truth == classes[1]).astype("float64")
-        result["brier"] = float(np.mean((probabilities[:, 1] - positive) ** 2))
-        result["roc_auc"] = (
-            float(skm.roc_auc_score(positive, probabilities[:, 1])) if len(present) == 2 else float("nan")
-        )
-    else:
-        one_hot = (truth[:, None] == class_array[None, :]).astype("float64")
-        result["brier"] = float(np.mean(np.sum((probabilities - one_hot) ** 2, axis=1)))
-        try:
-            result["roc_auc"] = float(skm.roc_auc_score(truth, probabilities, multi_class="ovr", labels=classes))
-        except ValueError:
-            result["roc_auc"] = float("nan")
+    predicted = classes[outputs.argmax(axis=1)]
+    result["confusion_matrix"] = skm.confusion_matrix(truth, predicted, labels=list(classes)).tolist()
+    result["classes"] = [c.item() if isinstance(c, np.generic) else c for c in classes]
     return result
 
 
@@ -74,44 +45,6 @@ def model_outputs(pipeline: Any, features: pd.DataFrame, task: str) -> np.ndarra
     if task == "regression":
         return np.asarray(pipeline.predict(features), dtype="float64")
     return np.asarray(pipeline.predict_proba(features), dtype="float64")
-
-
-def metric_from_outputs(metric: str, truth: np.ndarray, outputs: np.ndarray, classes: np.ndarray | None) -> float:
-    """One metric from `model_outputs` (probabilities ordered as `classes`), NaN when undefined on this sample."""
-    try:
-        if classes is None:
-            scorers = {
-                "mae": lambda: skm.mean_absolute_error(truth, outputs),
-                "rmse": lambda: np.sqrt(skm.mean_squared_error(truth, outputs)),
-                "r2": lambda: skm.r2_score(truth, outputs),
-            }
-            return float(scorers[metric]())
-        if metric in ("accuracy", "f1"):
-            predicted = classes[outputs.argmax(axis=1)]
-            if metric == "accuracy":
-                return float(skm.accuracy_score(truth, predicted))
-            binary = len(classes) == 2
-            return float(
-                skm.f1_score(
-                    truth,
-                    predicted,
-                    average="binary" if binary else "macro",
-                    pos_label=classes[-1] if binary else 1,
-                    labels=list(classes),
-                )
-            )
-        if metric == "log_loss":
-            return float(skm.log_loss(truth, outputs, labels=list(classes)))
-        one_hot = (truth[:, None] == classes[None, :]).astype("float64")
-        if metric == "brier":
-            if len(classes) == 2:
-                return float(np.mean((outputs[:, 1] - one_hot[:, 1]) ** 2))
-            return float(np.mean(np.sum((outputs - one_hot) ** 2, axis=1)))
-        if len(classes) == 2:
-            return float(skm.roc_auc_score(one_hot[:, 1], outputs[:, 1]))
-        return float(skm.roc_auc_score(truth, outputs, multi_class="ovr", labels=list(classes)))
-    except ValueError:
-        return float("nan")
 
 
 def bootstrap_gain(
