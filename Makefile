@@ -42,6 +42,7 @@ lint: install
 bench: install system-deps
 	$(PY) bench/serving.py
 	$(PY) bench/drift.py
+	$(PY) bench/monitor_impact.py
 
 clean:
 	rm -rf $(VENV) .driftline .pytest_cache .mypy_cache .ruff_cache

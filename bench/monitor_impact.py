@@ -1,0 +1,89 @@
+"""Does a running drift check slow the service? /predict latency with and without a monitor checking back to back.
+
+The service runs as in production (2 workers, prediction log on); the monitor is a separate process on the same
+store, checking every second over a 5,000-row window. Runs alternate (off, on, off, on) and the table reports p50 and
+p99 at 16 connections. Usage: `python bench/monitor_impact.py [--seconds 15]` (part of `make bench`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import httpx
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.serving import running, wrk  # noqa: E402
+from driftline.core import Registry, Store, load_dataset, load_settings  # noqa: E402
+from driftline.core.settings import DEFAULT_CONFIG  # noqa: E402
+from driftline.retrain import train  # noqa: E402
+from tests.factories import free_port  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=int, default=15)
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="driftline-monitor-bench-"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DRIFTLINE_")}
+    env.update(
+        {
+            "DRIFTLINE_STORE__URL": f"sqlite:///{work / 'store.db'}",
+            "DRIFTLINE_STORE__MODEL_DIR": str(work / "bentoml"),
+            "DRIFTLINE_MONITORING__INTERVAL_SECONDS": "1",
+            "DRIFTLINE_MONITORING__MIN_ROWS": "100",
+            "DRIFTLINE_MONITORING__REPORTS_DIR": str(work / "reports"),
+            "BENTOML_DO_NOT_TRACK": "True",
+        }
+    )
+    os.environ.update(env)
+    settings = load_settings(DEFAULT_CONFIG)
+    registry = Registry(Store(settings.store.url), settings.store.model_dir)
+    print("[bench] training the default flights model", file=sys.stderr, flush=True)
+    version = train(settings, registry, trigger="bench").version
+    live = load_dataset(settings.data).live
+    row = {k: (None if pd.isna(v) else v) for k, v in live[list(version.schema.features)].iloc[100].to_dict().items()}
+    body = work / "row.json"
+    body.write_text(json.dumps(row))
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    results: list[tuple[str, dict[str, float]]] = []
+    with running([sys.executable, "-m", "driftline.cli", "serve", "--port", str(port)], env, url, "/readyz"):
+        wrk(f"{url}/predict", body, 16, 5)  # warm-up, and rows for the monitor's window
+        for with_monitor in (False, True, False, True):
+            name = "monitor checking every second" if with_monitor else "no monitor"
+            print(f"[bench] {name}", file=sys.stderr, flush=True)
+            if not with_monitor:
+                results.append((name, wrk(f"{url}/predict", body, 16, args.seconds)))
+                continue
+            monitor_port = free_port()
+            command = [sys.executable, "-m", "driftline.cli", "monitor", "--port", str(monitor_port)]
+            with running(command, env, f"http://127.0.0.1:{monitor_port}", "/healthz"):
+                results.append((name, wrk(f"{url}/predict", body, 16, args.seconds)))
+                checks = httpx.get(f"http://127.0.0.1:{monitor_port}/metrics").text
+            done = [line for line in checks.splitlines() if line.startswith("driftline_checks_total{")]
+            print(f"[bench] monitor counters: {'; '.join(done)}", file=sys.stderr, flush=True)
+    print(f"\n| setup ({args.seconds} s per run, 16 connections) | req/s | p50 ms | p99 ms | failed |")
+    print("|---|---:|---:|---:|---:|")
+    for name, r in results:
+        print(f"| {name} | {r['rps']:.0f} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {r['failed']:.0f} |")
+
+    def mean(name: str, key: str) -> float:
+        values = [r[key] for n, r in results if n == name]
+        return sum(values) / len(values)
+
+    ratio = mean("monitor checking every second", "p99_ms") / mean("no monitor", "p99_ms")
+    print(f"\np99 with the monitor checking / without: {ratio:.2f} (target <= 1.10)")
+    subprocess.run(["rm", "-rf", str(work)], check=False)
+
+
+if __name__ == "__main__":
+    main()
