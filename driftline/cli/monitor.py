@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
 import uvicorn
+from threadpoolctl import threadpool_limits
 
 from driftline.core import Registry, Settings, Store
 from driftline.monitoring import DriftChecker, MonitorMetrics, ReportArchive, monitor_app
@@ -25,8 +28,26 @@ def monitor_status(loop: MonitorLoop) -> dict[str, Any]:
     return {"leader": loop.leader, "holder": loop.holder, "next_runs": loop.next_runs()}
 
 
+def lower_priority(niceness: int) -> None:
+    """Lower this process's CPU priority; alone in its session, lower its scheduler autogroup's too.
+
+    Linux groups the processes of a session for scheduling, and niceness only orders processes within a group: a
+    monitor started in a session of its own (a terminal, a service manager) competes group against group unless
+    the group itself is lowered.
+    """
+    os.nice(niceness)
+    if os.getsid(0) == os.getpid():
+        with contextlib.suppress(OSError):
+            Path("/proc/self/autogroup").write_text(str(niceness))
+
+
 def run_monitor(settings: Settings, *, host: str, port: int) -> int:
     """Checks every interval and serves /metrics and /reports/ until interrupted."""
+    # a check is seconds of CPU; on the service's machine it must wait for prediction requests, not compete:
+    # one thread for numeric libraries (their pools were started before any niceness could apply to them) ...
+    threadpool_limits(limits=1)
+    if settings.monitoring.niceness:
+        lower_priority(settings.monitoring.niceness)  # ... and a lower priority, inherited by later threads
     loop = build_loop(settings)
     loop.start()
     try:
