@@ -3,7 +3,8 @@
 The service runs as in production (2 workers, prediction log on); the monitor is a separate process on the same
 store (at its default lower CPU priority), checking every second over a 5,000-row window: far more often than the
 default 60 s, so every run overlaps checks. Measuring starts after the monitor's first check. Runs alternate (off,
-on, off, on) and the table reports p50 and p99 at 16 connections. Usage: `python bench/monitor_impact.py [--seconds 15]` (part of `make bench`).
+on, off, on) and the table reports p50 and p99 at 16 connections.
+Usage: `python bench/monitor_impact.py [--seconds 15]` (part of `make bench`).
 """
 
 from __future__ import annotations
