@@ -144,10 +144,12 @@ def _retrain(
             classes,
             rounds=settings.retrain.bootstrap_rounds,
             seed=settings.model.random_state,
+            confidence=settings.retrain.confidence,
         )
         significance = {
             "mean_gain": mean_gain,
-            "gain_5th_percentile": low_gain,
+            "gain_lower_bound": low_gain,
+            "confidence": settings.retrain.confidence,
             "rounds": settings.retrain.bootstrap_rounds,
         }
         better = bool(low_gain > 0)
@@ -183,7 +185,7 @@ def _retrain(
     verdict = (
         f"candidate {metric} {candidate_metrics[metric]:.4f} vs champion {champion_metrics[metric]:.4f} "
         f"(min gain {gain}"
-        + (f"; bootstrap 5th-percentile gain {significance['gain_5th_percentile']:+.4f}" if significance else "")
+        + (f"; bootstrap lower bound of the gain {significance['gain_lower_bound']:+.4f}" if significance else "")
         + ")"
     )
     details = {

@@ -56,8 +56,9 @@ def bootstrap_gain(
     *,
     rounds: int = 200,
     seed: int = 0,
+    confidence: float = 0.95,
 ) -> tuple[float, float]:
-    """Paired bootstrap of the candidate's gain over the champion (positive = better): (mean, 5th percentile)."""
+    """Paired bootstrap of the candidate's gain over the champion (positive = better): (mean, lower bound)."""
     rng = np.random.default_rng(seed)
     sign = 1.0 if METRIC_DIRECTIONS[metric] else -1.0
     gains = []
@@ -72,4 +73,4 @@ def bootstrap_gain(
     if not gains:
         return float("nan"), float("nan")
     values = np.asarray(gains)
-    return float(values.mean()), float(np.percentile(values, 5))
+    return float(values.mean()), float(np.percentile(values, 100 * (1 - confidence)))
