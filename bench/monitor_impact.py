@@ -10,24 +10,17 @@ Usage: `python bench/monitor_impact.py [--seconds 15]` (part of `make bench`).
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import httpx
-import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.serving import running, wrk  # noqa: E402
-from driftline.core import Registry, Store, load_dataset, load_settings  # noqa: E402
-from driftline.core.settings import DEFAULT_CONFIG  # noqa: E402
-from driftline.retrain import train  # noqa: E402
+from bench.serving import prepare, running, wrk  # noqa: E402
 from tests.factories import free_port  # noqa: E402
 
 
@@ -44,27 +37,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=int, default=15)
     args = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="driftline-monitor-bench-"))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DRIFTLINE_")}
-    env.update(
+    setup = prepare(
+        "driftline-monitor-bench-",
         {
-            "DRIFTLINE_STORE__URL": f"sqlite:///{work / 'store.db'}",
-            "DRIFTLINE_STORE__MODEL_DIR": str(work / "bentoml"),
             "DRIFTLINE_MONITORING__INTERVAL_SECONDS": "1",
             "DRIFTLINE_MONITORING__MIN_ROWS": "100",
-            "DRIFTLINE_MONITORING__REPORTS_DIR": str(work / "reports"),
-            "BENTOML_DO_NOT_TRACK": "True",
-        }
+            "DRIFTLINE_MONITORING__LEASE_SECONDS": "2",
+        },
     )
-    os.environ.update(env)
-    settings = load_settings(DEFAULT_CONFIG)
-    registry = Registry(Store(settings.store.url), settings.store.model_dir)
-    print("[bench] training the default flights model", file=sys.stderr, flush=True)
-    version = train(settings, registry, trigger="bench").version
-    live = load_dataset(settings.data).live
-    row = {k: (None if pd.isna(v) else v) for k, v in live[list(version.schema.features)].iloc[100].to_dict().items()}
-    body = work / "row.json"
-    body.write_text(json.dumps(row))
+    work, env, body = setup.work, setup.env, setup.body
+    env["DRIFTLINE_MONITORING__REPORTS_DIR"] = str(work / "reports")
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     results: list[tuple[str, dict[str, float]]] = []

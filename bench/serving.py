@@ -18,6 +18,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -26,7 +27,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from driftline.core import Registry, Store, load_dataset, load_settings  # noqa: E402
+from driftline.core import ModelVersion, Registry, Store, load_dataset, load_settings  # noqa: E402
 from driftline.core.registry import PIPELINE_FILE  # noqa: E402
 from driftline.core.settings import DEFAULT_CONFIG  # noqa: E402
 from driftline.retrain import train  # noqa: E402
@@ -87,17 +88,28 @@ def wrk(url: str, body_file: Path, connections: int, seconds: int) -> dict[str, 
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--seconds", type=int, default=15)
-    args = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="driftline-bench-"))
+@dataclass(frozen=True)
+class Prepared:
+    """A temporary store with the default flights model trained, and one real held-out row as the payload."""
+
+    work: Path
+    env: dict[str, str]
+    registry: Registry
+    version: ModelVersion
+    live: pd.DataFrame
+    body: Path
+
+
+def prepare(prefix: str, extra_env: dict[str, str] | None = None) -> Prepared:
+    """Train the default model in a fresh folder; `env` is what the servers started from a benchmark get."""
+    work = Path(tempfile.mkdtemp(prefix=prefix))
     env = {k: v for k, v in os.environ.items() if not k.startswith("DRIFTLINE_")}
     env.update(
         {
             "DRIFTLINE_STORE__URL": f"sqlite:///{work / 'store.db'}",
             "DRIFTLINE_STORE__MODEL_DIR": str(work / "bentoml"),
             "BENTOML_DO_NOT_TRACK": "True",
+            **(extra_env or {}),
         }
     )
     os.environ.update(env)
@@ -105,12 +117,28 @@ def main() -> None:
     registry = Registry(Store(settings.store.url), settings.store.model_dir)
     progress("training the default flights model")
     version = train(settings, registry, trigger="bench").version
-    pipeline_path = registry.model_dir / version.artifact_dir / PIPELINE_FILE
     live = load_dataset(settings.data).live
-    features = list(version.schema.features)
-    row = {k: (None if pd.isna(v) else v) for k, v in live[features].iloc[100].to_dict().items()}
+    row = {k: (None if pd.isna(v) else v) for k, v in live[list(version.schema.features)].iloc[100].to_dict().items()}
     body = work / "row.json"
     body.write_text(json.dumps(row))
+    return Prepared(work, env, registry, version, live, body)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=int, default=15)
+    args = parser.parse_args()
+    setup = prepare("driftline-bench-")
+    work, env, registry, version, live, body = (
+        setup.work,
+        setup.env,
+        setup.registry,
+        setup.version,
+        setup.live,
+        setup.body,
+    )
+    pipeline_path = registry.model_dir / version.artifact_dir / PIPELINE_FILE
+    features = list(version.schema.features)
     rows: list[dict[str, object]] = []
 
     def measure(name: str, url: str) -> None:
