@@ -1,0 +1,362 @@
+"""Real processes to break: `bentoml serve` on a trained loans model, a PostgreSQL server that can be stopped and
+started again on the same port and data, a load generator that records every request, and a way to make a SQLite
+file refuse writes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+import pytest
+import sqlalchemy as sa
+from prometheus_client.parser import text_string_to_metric_families
+
+from driftline.cli.serve import serve_command, service_env
+from driftline.core import Registry, Settings, Store, load_settings
+from driftline.core.settings import CONFIG_ENV
+from driftline.core.store import predictions
+from driftline.retrain import train
+from tests.factories import feature_row, free_port, make_loans, write_config
+
+
+def wait_for(what: str, probe: Any, seconds: float, every: float = 0.2) -> Any:
+    """Poll `probe` until it returns something truthy; fail naming `what` after `seconds`."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = probe()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError(f"timed out after {seconds:.0f} s waiting for {what}")
+
+
+# the service ----------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Service:
+    """A running `bentoml serve` (the process itself, no CLI wrapper in between) and its store."""
+
+    url: str
+    settings: Settings
+    store: Store
+    process: subprocess.Popen[bytes]
+    stderr_path: Path
+
+    def log_text(self) -> str:
+        """What the service printed (BentoML's log lines, stdout and stderr)."""
+        return self.stderr_path.read_text(errors="replace")
+
+    def metric(self, name: str, **labels: str) -> float:
+        """The sum of one metric's samples on GET /metrics whose labels include `labels`."""
+        text = httpx.get(f"{self.url}/metrics", timeout=10).text
+        total = 0.0
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
+                    total += sample.value
+        return total
+
+    def workers(self) -> set[int]:
+        """PIDs of the worker processes under the serve process."""
+        children = psutil.Process(self.process.pid).children(recursive=True)
+        return {c.pid for c in children if _is_worker(c)}
+
+    def logged(self, request_ids: list[str]) -> set[str]:
+        """Which of these request ids are rows of the predictions table."""
+        found: set[str] = set()
+        with self.store.engine.connect() as conn:
+            for start in range(0, len(request_ids), 500):
+                chunk = request_ids[start : start + 500]
+                found.update(
+                    conn.execute(sa.select(predictions.c.request_id).where(predictions.c.request_id.in_(chunk)))
+                    .scalars()
+                    .all()
+                )
+        return found
+
+
+def _is_worker(process: psutil.Process) -> bool:
+    with contextlib.suppress(psutil.Error):
+        return any("worker" in part for part in process.cmdline())
+    return False
+
+
+def start_service(folder: Path, store_url: str | None = None, **overrides: Any) -> Service:
+    """Train a loans model into `folder` (or into `store_url`) and start `bentoml serve` on a free port."""
+    data = folder / "loans.csv"
+    make_loans(2000).to_csv(data, index=False)
+    if store_url is not None:
+        overrides["store__url"] = store_url
+    overrides.setdefault("serving__workers", 1)
+    config = write_config(folder, data, **overrides)
+    settings = load_settings(config)
+    store = Store(settings.store.url)
+    train(settings, Registry(store, settings.store.model_dir), trigger="test")
+    port = free_port()
+    # only the config file speaks: DRIFTLINE_* variables of the calling shell would override it
+    env = {k: v for k, v in service_env(settings, config).items() if k == CONFIG_ENV or not k.startswith("DRIFTLINE_")}
+    stderr_path = folder / "service.stderr"
+    with stderr_path.open("wb") as stderr:
+        process = subprocess.Popen(
+            serve_command(port, "127.0.0.1"),
+            env=env,
+            stdout=stderr,
+            stderr=stderr,
+            start_new_session=True,
+        )
+    service = Service(f"http://127.0.0.1:{port}", settings, store, process, stderr_path)
+
+    def ready() -> bool:
+        if process.poll() is not None:
+            raise RuntimeError(f"service exited: {stderr_path.read_text(errors='replace')[-3000:]}")
+        with contextlib.suppress(httpx.HTTPError):
+            return httpx.get(f"{service.url}/readyz", timeout=2).status_code == 200
+        return False
+
+    try:
+        wait_for("the service to be ready", ready, 90, every=0.3)
+    except BaseException:
+        stop_process_group(process)
+        raise
+    return service
+
+
+def stop_process_group(process: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    """SIGTERM to the process's group, SIGKILL after `timeout`."""
+    if process.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    # workers left behind by a killed arbiter would keep the port and the store open
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+
+
+@pytest.fixture
+def service_factory(tmp_path: Path) -> Iterator[Any]:
+    """Starts services with `start_service`; stops every one of them at the end of the test."""
+    started: list[Service] = []
+
+    def start(store_url: str | None = None, **overrides: Any) -> Service:
+        folder = tmp_path / f"service{len(started)}"
+        folder.mkdir()
+        started.append(start_service(folder, store_url, **overrides))
+        return started[-1]
+
+    yield start
+    for service in started:
+        stop_process_group(service.process)
+        service.store.dispose()
+
+
+# load -----------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Outcome:
+    """One request: when it was sent and answered (monotonic seconds), and how it ended."""
+
+    sent: float
+    done: float
+    status: int | None  # None when the connection failed
+    error: str = ""
+    request_ids: list[str] = field(default_factory=list)
+
+    @property
+    def latency(self) -> float:
+        return self.done - self.sent
+
+
+class Load:
+    """Client threads posting /predict in a loop, each on its own keep-alive connection, until `stop()`."""
+
+    def __init__(self, url: str, threads: int = 4, *, rows: int = 2, pause: float = 0.0, limit: float = 110) -> None:
+        frame = make_loans(50, seed=11)
+        self._bodies = [[feature_row(frame, (i + j) % 50) for j in range(rows)] for i in range(50)]
+        self._url = url
+        self._pause = pause
+        self._stop = threading.Event()
+        self._deadline = time.monotonic() + limit  # the load ends by itself even if a test forgets to stop it
+        self._lock = threading.Lock()
+        self.outcomes: list[Outcome] = []
+        self._threads = [threading.Thread(target=self._client, args=(i,), daemon=True) for i in range(threads)]
+
+    def __enter__(self) -> Load:
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=40)
+
+    def _client(self, offset: int) -> None:
+        index = offset
+        with httpx.Client(timeout=httpx.Timeout(30, connect=5)) as client:
+            while not self._stop.is_set() and time.monotonic() < self._deadline:
+                body = self._bodies[index % len(self._bodies)]
+                index += 1
+                sent = time.monotonic()
+                try:
+                    response = client.post(f"{self._url}/predict", json=body)
+                except httpx.HTTPError as exc:
+                    outcome = Outcome(sent, time.monotonic(), None, f"{type(exc).__name__}: {exc}")
+                else:
+                    ids = []
+                    if response.status_code == 200:
+                        ids = [p["request_id"] for p in response.json()["predictions"]]
+                    error = "" if response.status_code == 200 else response.text[:200]
+                    outcome = Outcome(sent, time.monotonic(), response.status_code, error, ids)
+                with self._lock:
+                    self.outcomes.append(outcome)
+                if outcome.status is None:
+                    time.sleep(0.05)  # a refused connection comes back at once: do not spin
+                elif self._pause:
+                    time.sleep(self._pause)
+
+    def snapshot(self) -> list[Outcome]:
+        with self._lock:
+            return list(self.outcomes)
+
+    def ok_since(self, moment: float) -> int:
+        return sum(1 for o in self.snapshot() if o.status == 200 and o.sent >= moment)
+
+
+def answered_ids(outcomes: list[Outcome]) -> list[str]:
+    return [rid for o in outcomes if o.status == 200 for rid in o.request_ids]
+
+
+def quantile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+# PostgreSQL that can be stopped and started again -----------------------------------------------------------------
+
+
+class RestartablePostgres:
+    """A throwaway PostgreSQL server on 127.0.0.1 whose `stop()` and `start()` keep its port and data directory."""
+
+    def __init__(self) -> None:
+        found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+        if not found:
+            raise RuntimeError("PostgreSQL server binaries are missing: run scripts/system-deps.sh")
+        self._bindir = Path(found[-1]).parent
+        # outside pytest's tmp tree, which is private to root: as root the server runs as `postgres`
+        self._folder = Path(tempfile.mkdtemp(prefix="driftline-pg-"))
+        self._folder.chmod(0o755)
+        self._data = self._folder / "pgdata"
+        self._as_user: list[str] = []
+        if os.geteuid() == 0:  # PostgreSQL refuses to run as root
+            self._as_user = ["runuser", "-u", "postgres", "--"]
+            self._data.mkdir()
+            shutil.chown(self._data, "postgres", "postgres")
+        subprocess.run(
+            [*self._as_user, str(self._bindir / "initdb"), "-D", str(self._data), "-A", "trust", "-U", "driftline"],
+            check=True,
+            capture_output=True,
+        )
+        self.port = free_port()
+        self.url = f"postgresql+psycopg://driftline@127.0.0.1:{self.port}/postgres"
+        self._server: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        """Start the server and wait until it accepts connections."""
+        self._server = subprocess.Popen(
+            [
+                *self._as_user,
+                str(self._bindir / "postgres"),
+                "-D",
+                str(self._data),
+                "-p",
+                str(self.port),
+                "-k",
+                str(self._data),
+                "-c",
+                "listen_addresses=127.0.0.1",
+                "-c",
+                "fsync=off",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        engine = sa.create_engine(self.url)
+
+        def accepts() -> bool:
+            with contextlib.suppress(sa.exc.OperationalError), engine.connect():
+                return True
+            return False
+
+        try:
+            wait_for("PostgreSQL to accept connections", accepts, 30, every=0.1)
+        finally:
+            engine.dispose()
+
+    def stop(self) -> None:
+        """Fast shutdown (SIGINT to the postmaster): open sessions are ended, the port closes."""
+        if self._server is not None and self._server.poll() is None:
+            # as root the postmaster is a child of runuser; signal it, not runuser
+            target = psutil.Process(self._server.pid)
+            postmaster = next((c for c in target.children() if c.name() == "postgres"), target)
+            postmaster.send_signal(signal.SIGINT)
+            self._server.wait(timeout=30)
+        self._server = None
+
+    def close(self) -> None:
+        self.stop()
+        shutil.rmtree(self._folder, ignore_errors=True)
+
+
+@pytest.fixture
+def restartable_postgres() -> Iterator[RestartablePostgres]:
+    server = RestartablePostgres()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+# a SQLite file that refuses writes -----------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def sqlite_unwritable(database: Path) -> Iterator[None]:
+    """Make the database file, its WAL and its folder refuse writes, even to connections that are already open.
+
+    `chmod` does not stop writes through file descriptors already open (nor anything done as root), so this sets
+    the immutable attribute (`chattr +i`), which the kernel checks on every write. The shared-memory index stays
+    writable: it is mapped into the writers' memory, and freezing it would crash them instead of failing a write.
+    """
+    targets = [p for p in (database, database.with_name(database.name + "-wal")) if p.exists()] + [database.parent]
+    result = subprocess.run(["chattr", "+i", *map(str, targets)], capture_output=True, text=True)
+    if result.returncode != 0:
+        pytest.skip(f"cannot make the SQLite file immutable here (chattr needs CAP_LINUX_IMMUTABLE): {result.stderr}")
+    try:
+        yield
+    finally:
+        subprocess.run(["chattr", "-i", *map(str, targets)], check=True)
