@@ -76,6 +76,12 @@ class Service:
         children = psutil.Process(self.process.pid).children(recursive=True)
         return {c.pid for c in children if _is_worker(c)}
 
+    def client_connections(self, pid: int) -> int:
+        """Established client connections the worker `pid` holds on the service's port."""
+        port = int(self.url.rsplit(":", 1)[1])
+        sockets = psutil.Process(pid).net_connections(kind="tcp")
+        return sum(1 for c in sockets if c.status == psutil.CONN_ESTABLISHED and c.laddr.port == port)
+
     def logged(self, request_ids: list[str]) -> set[str]:
         """Which of these request ids are rows of the predictions table."""
         found: set[str] = set()
@@ -92,7 +98,7 @@ class Service:
 
 def _is_worker(process: psutil.Process) -> bool:
     with contextlib.suppress(psutil.Error):
-        return any("worker" in part for part in process.cmdline())
+        return any(part.startswith("_bentoml_impl.worker") for part in process.cmdline())
     return False
 
 
