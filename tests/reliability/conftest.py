@@ -52,6 +52,7 @@ class Service:
     """A running `bentoml serve` (the process itself, no CLI wrapper in between) and its store."""
 
     url: str
+    config: Path
     settings: Settings
     store: Store
     process: subprocess.Popen[bytes]
@@ -125,7 +126,7 @@ def start_service(folder: Path, store_url: str | None = None, **overrides: Any) 
             stderr=stderr,
             start_new_session=True,
         )
-    service = Service(f"http://127.0.0.1:{port}", settings, store, process, stderr_path)
+    service = Service(f"http://127.0.0.1:{port}", config, settings, store, process, stderr_path)
 
     def ready() -> bool:
         if process.poll() is not None:
