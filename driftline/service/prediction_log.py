@@ -167,9 +167,10 @@ class PredictionLog:
                 if self._failing_since is None:
                     self._failing_since = time.monotonic()
                     log.error("prediction store unavailable: %s", error, extra={"error": error})
-                if self._stopped.is_set() or time.monotonic() + pause > give_up:
+                remaining = give_up - time.monotonic()
+                if self._stopped.is_set() or remaining <= 0:
                     return False
-                self._stopped.wait(pause)
+                self._stopped.wait(min(pause, remaining))
                 pause = min(pause * 2, LONGEST_RETRY_PAUSE_SECONDS)
             else:
                 if self._failing_since is not None:
