@@ -360,6 +360,8 @@ def sqlite_unwritable(database: Path) -> Iterator[None]:
     writable: it is mapped into the writers' memory, and freezing it would crash them instead of failing a write.
     """
     targets = [p for p in (database, database.with_name(database.name + "-wal")) if p.exists()] + [database.parent]
+    if shutil.which("chattr") is None:
+        pytest.skip("chattr is missing: run scripts/system-deps.sh")
     result = subprocess.run(["chattr", "+i", *map(str, targets)], capture_output=True, text=True)
     if result.returncode != 0:
         pytest.skip(f"cannot make the SQLite file immutable here (chattr needs CAP_LINUX_IMMUTABLE): {result.stderr}")
