@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Debian packages the tests and `driftline up` use: a PostgreSQL server (the store's tests run on it too),
 # Prometheus with promtool (scraping, alert rules), Chromium (the report is checked in a real browser), wrk
-# (benchmarks) and chattr (a store file made unwritable). Installs only what is missing; needs root or passwordless sudo for apt-get.
+# (benchmarks) and chattr (a store file made unwritable). Installs only what is missing; needs root or
+# passwordless sudo for apt-get.
 set -euo pipefail
 
 need=()
