@@ -135,13 +135,22 @@ class PredictionLog:
                 chunks.append(item)
                 rows += len(item)
             if chunks:
-                self._write(chunks)
+                try:
+                    self._write(chunks)
+                except Exception:  # a bug here must not end the thread: every later record would be lost unseen
+                    log.exception("prediction log writer error")
         # after the stop sentinel nothing more is accepted; anything queued before it was already taken
 
     def _write(self, chunks: list[RecordChunk]) -> None:
         rows = sum(len(chunk) for chunk in chunks)
         try:
-            records = [record for chunk in chunks for record in chunk.records()]
+            records: list[Mapping[str, Any]] = []
+            for chunk in chunks:
+                try:
+                    records += chunk.records()
+                except Exception as exc:  # one unconvertible chunk costs its own records, not the batch
+                    log.error("prediction records not convertible: %s", exc, extra={"error": str(exc)})
+                    self._count_dropped(len(chunk), "conversion failed")
             for start in range(0, len(records), self._batch_size):
                 part = records[start : start + self._batch_size]
                 if self._write_with_retries(part):

@@ -10,6 +10,7 @@ import glob
 import os
 import shutil
 import signal
+import sqlite3
 import subprocess
 import tempfile
 import threading
@@ -366,6 +367,12 @@ def sqlite_unwritable(database: Path) -> Iterator[None]:
     if result.returncode != 0:
         pytest.skip(f"cannot make the SQLite file immutable here (chattr needs CAP_LINUX_IMMUTABLE): {result.stderr}")
     try:
+        probe = sqlite3.connect(database, timeout=1)
+        try:
+            with pytest.raises(sqlite3.OperationalError, match=r"readonly|I/O"):
+                probe.execute("CREATE TABLE outage_probe (x)")
+        finally:
+            probe.close()
         yield
     finally:
         subprocess.run(["chattr", "-i", *map(str, targets)], check=True)

@@ -1,4 +1,6 @@
-"""The prediction log's retry of a failed write, on a fake store: bounded in time, never in a request's way."""
+"""The prediction log under faults, on a fake store: retries bounded in time and never in a request's way, and a
+writer thread that outlives whatever a batch throws at it.
+"""
 
 from __future__ import annotations
 
@@ -111,3 +113,56 @@ def test_close_does_not_retry_so_shutdown_stays_bounded() -> None:
     log.close()
     assert time.monotonic() - started < 2.0
     assert (0, 50) == (log.written, log.dropped)
+
+
+class Unconvertible:
+    """A chunk whose records cannot be built."""
+
+    def __len__(self) -> int:
+        return 4
+
+    def records(self) -> list[Mapping[str, Any]]:
+        raise ValueError("cannot turn this table into records")
+
+
+def test_an_unconvertible_chunk_costs_only_its_own_records() -> None:
+    """A chunk that fails to convert is counted as dropped; the chunks batched with it and after it are written."""
+    written: list[str] = []
+    dropped: list[tuple[int, str]] = []
+    log = PredictionLog(
+        lambda batch: written.extend(r["request_id"] for r in batch),
+        batch_size=100,
+        flush_seconds=0.2,
+        on_drop=lambda n, why: dropped.append((n, why)),
+    )
+    log.submit(records(3))
+    log.submit(Unconvertible())
+    log.submit(records(2, 3))
+    time.sleep(0.4)
+    log.submit(records(1, 5))
+    log.close()
+    assert [(4, "conversion failed")] == dropped
+    assert [f"r{i}" for i in range(6)] == written
+    assert (6, 4, 0) == (log.written, log.dropped, log.depth)
+
+
+def test_the_writer_outlives_an_error_in_its_own_callbacks() -> None:
+    """An exception from the depth callback does not stop the thread: later records are still written."""
+    written: list[str] = []
+    calls = {"n": 0}
+
+    def broken_gauge(depth: int) -> None:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RuntimeError("metrics backend is away")
+
+    log = PredictionLog(
+        lambda batch: written.extend(r["request_id"] for r in batch),
+        flush_seconds=0.05,
+        on_depth=broken_gauge,
+    )
+    log.submit(records(2))
+    time.sleep(0.3)
+    log.submit(records(2, 2))
+    log.close()
+    assert ["r0", "r1", "r2", "r3"] == written
