@@ -40,7 +40,7 @@ class ServiceMetrics:
         )
         self.log_dropped = bentoml_metrics.Counter(
             name="driftline_prediction_log_dropped_total",
-            documentation="Prediction records dropped instead of written (queue full, store unavailable, unconvertible).",
+            documentation="Prediction records dropped instead of written, by reason.",
             labelnames=["reason"],
         )
         for reason in ("queue full", "store write failed", "conversion failed", "log closed"):
