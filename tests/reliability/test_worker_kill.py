@@ -6,6 +6,7 @@ everything sent once it is gone succeeds, and every prediction answered from the
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import time
@@ -38,9 +39,15 @@ def test_a_killed_worker_is_replaced_and_only_its_in_flight_requests_fail(
         # the worker holding the most client connections: its in-flight requests are the ones at risk
         held = {pid: service.client_connections(pid) for pid in before}
         victim = psutil.Process(max(held, key=lambda pid: held[pid]))
+
+        def dead() -> bool:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                return victim.status() == psutil.STATUS_ZOMBIE  # killed, not yet reaped by the arbiter
+            return True
+
         os.kill(victim.pid, signal.SIGKILL)
         killed = time.monotonic()
-        wait_for("the worker to die", lambda: not victim.is_running() or victim.status() == psutil.STATUS_ZOMBIE, 10)
+        wait_for("the worker to die", dead, 10, every=0.01)
         gone = time.monotonic()
         replaced = wait_for("a new worker process", lambda: two_workers() - before, 60, every=0.1)
         spawned = time.monotonic()
@@ -61,7 +68,8 @@ def test_a_killed_worker_is_replaced_and_only_its_in_flight_requests_fail(
     lost = len(answered) - len(service.logged(answered))
     print(
         f"connections_on_victim={held[victim.pid]} requests={len(outcomes)} failed={len(failed)} "
-        f"sent_after_kill={len(after)} dead_after={gone - killed:.2f}s new_pid_after={spawned - killed:.2f}s "
+        f"sent_after_kill={len(after)} sent_while_one_worker={sum(1 for o in after if o.sent < restarted)} "
+        f"dead_after={gone - killed:.2f}s new_pid_after={spawned - killed:.2f}s "
         f"serving_after={restarted - killed:.2f}s "
         f"records_answered={len(answered)} lost={lost}"
     )
