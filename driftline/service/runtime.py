@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 BATCH_CHUNK_ROWS = 50_000
 FEEDBACK_WAIT_SECONDS = 3.0
 # a failed log write is tried again for this long before its records are dropped: enough to ride out a database
-# restart, short enough that the bounded queue, not memory, absorbs a longer outage
+# restart; the queue keeps its row bound meanwhile, so a longer outage drops records instead of growing memory
 LOG_RETRY_SECONDS = 2.0
 
 

@@ -1,22 +1,18 @@
 """Real processes to break: `bentoml serve` on a trained loans model, a PostgreSQL server that can be stopped and
-started again on the same port and data, a load generator that records every request, and a way to make a SQLite
-file refuse writes.
+started again on the same port and data, and a way to make a SQLite file refuse writes.
 """
 
 from __future__ import annotations
 
 import contextlib
-import glob
 import os
 import shutil
 import signal
 import sqlite3
 import subprocess
-import tempfile
-import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +27,8 @@ from driftline.core import Registry, Settings, Store, load_settings
 from driftline.core.settings import CONFIG_ENV
 from driftline.core.store import predictions
 from driftline.retrain import train
-from tests.factories import feature_row, free_port, make_loans, write_config
+from tests.factories import free_port, make_loans, write_config
+from tests.reliability.postgres import RestartablePostgres
 
 
 def wait_for(what: str, probe: Any, seconds: float, every: float = 0.2) -> Any:
@@ -177,166 +174,7 @@ def service_factory(tmp_path: Path) -> Iterator[Any]:
         service.store.dispose()
 
 
-# load -----------------------------------------------------------------------------------------------------------
-
-
-@dataclass
-class Outcome:
-    """One request: when it was sent and answered (monotonic seconds), and how it ended."""
-
-    sent: float
-    done: float
-    status: int | None  # None when the connection failed
-    error: str = ""
-    request_ids: list[str] = field(default_factory=list)
-
-    @property
-    def latency(self) -> float:
-        return self.done - self.sent
-
-
-class Load:
-    """Client threads posting /predict in a loop, each on its own keep-alive connection, until `stop()`."""
-
-    def __init__(self, url: str, threads: int = 4, *, rows: int = 2, pause: float = 0.0, limit: float = 110) -> None:
-        frame = make_loans(50, seed=11)
-        self._bodies = [[feature_row(frame, (i + j) % 50) for j in range(rows)] for i in range(50)]
-        self._url = url
-        self._pause = pause
-        self._stop = threading.Event()
-        self._deadline = time.monotonic() + limit  # the load ends by itself even if a test forgets to stop it
-        self._lock = threading.Lock()
-        self.outcomes: list[Outcome] = []
-        self._threads = [threading.Thread(target=self._client, args=(i,), daemon=True) for i in range(threads)]
-
-    def __enter__(self) -> Load:
-        for thread in self._threads:
-            thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def stop(self) -> None:
-        self._stop.set()
-        for thread in self._threads:
-            thread.join(timeout=40)
-
-    def _client(self, offset: int) -> None:
-        index = offset
-        with httpx.Client(timeout=httpx.Timeout(30, connect=5)) as client:
-            while not self._stop.is_set() and time.monotonic() < self._deadline:
-                body = self._bodies[index % len(self._bodies)]
-                index += 1
-                sent = time.monotonic()
-                try:
-                    response = client.post(f"{self._url}/predict", json=body)
-                except httpx.HTTPError as exc:
-                    outcome = Outcome(sent, time.monotonic(), None, f"{type(exc).__name__}: {exc}")
-                else:
-                    ids = []
-                    if response.status_code == 200:
-                        ids = [p["request_id"] for p in response.json()["predictions"]]
-                    error = "" if response.status_code == 200 else response.text[:200]
-                    outcome = Outcome(sent, time.monotonic(), response.status_code, error, ids)
-                with self._lock:
-                    self.outcomes.append(outcome)
-                if outcome.status is None:
-                    time.sleep(0.05)  # a refused connection comes back at once: do not spin
-                elif self._pause:
-                    time.sleep(self._pause)
-
-    def snapshot(self) -> list[Outcome]:
-        with self._lock:
-            return list(self.outcomes)
-
-    def ok_since(self, moment: float) -> int:
-        return sum(1 for o in self.snapshot() if o.status == 200 and o.sent >= moment)
-
-
-def answered_ids(outcomes: list[Outcome]) -> list[str]:
-    return [rid for o in outcomes if o.status == 200 for rid in o.request_ids]
-
-
-def quantile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
-# PostgreSQL that can be stopped and started again -----------------------------------------------------------------
-
-
-class RestartablePostgres:
-    """A throwaway PostgreSQL server on 127.0.0.1 whose `stop()` and `start()` keep its port and data directory."""
-
-    def __init__(self) -> None:
-        found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
-        if not found:
-            raise RuntimeError("PostgreSQL server binaries are missing: run scripts/system-deps.sh")
-        self._bindir = Path(found[-1]).parent
-        # outside pytest's tmp tree, which is private to root: as root the server runs as `postgres`
-        self._folder = Path(tempfile.mkdtemp(prefix="driftline-pg-"))
-        self._folder.chmod(0o755)
-        self._data = self._folder / "pgdata"
-        self._as_user: list[str] = []
-        if os.geteuid() == 0:  # PostgreSQL refuses to run as root
-            self._as_user = ["runuser", "-u", "postgres", "--"]
-            self._data.mkdir()
-            shutil.chown(self._data, "postgres", "postgres")
-        subprocess.run(
-            [*self._as_user, str(self._bindir / "initdb"), "-D", str(self._data), "-A", "trust", "-U", "driftline"],
-            check=True,
-            capture_output=True,
-        )
-        self.port = free_port()
-        self.url = f"postgresql+psycopg://driftline@127.0.0.1:{self.port}/postgres"
-        self._server: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        """Start the server and wait until it accepts connections."""
-        self._server = subprocess.Popen(
-            [
-                *self._as_user,
-                str(self._bindir / "postgres"),
-                "-D",
-                str(self._data),
-                "-p",
-                str(self.port),
-                "-k",
-                str(self._data),
-                "-c",
-                "listen_addresses=127.0.0.1",
-                "-c",
-                "fsync=off",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        engine = sa.create_engine(self.url)
-
-        def accepts() -> bool:
-            with contextlib.suppress(sa.exc.OperationalError), engine.connect():
-                return True
-            return False
-
-        try:
-            wait_for("PostgreSQL to accept connections", accepts, 30, every=0.1)
-        finally:
-            engine.dispose()
-
-    def stop(self) -> None:
-        """Fast shutdown (SIGINT to the postmaster): open sessions are ended, the port closes."""
-        if self._server is not None and self._server.poll() is None:
-            # as root the postmaster is a child of runuser; signal it, not runuser
-            target = psutil.Process(self._server.pid)
-            postmaster = next((c for c in target.children() if c.name() == "postgres"), target)
-            postmaster.send_signal(signal.SIGINT)
-            self._server.wait(timeout=30)
-        self._server = None
-
-    def close(self) -> None:
-        self.stop()
-        shutil.rmtree(self._folder, ignore_errors=True)
+# PostgreSQL that can be stopped and started again ----------------------------------------------------------------
 
 
 @pytest.fixture

@@ -22,7 +22,8 @@ import yaml
 
 from driftline.cli.prometheus import local_config
 from tests.factories import free_port
-from tests.reliability.conftest import Load, Outcome, Service, answered_ids, stop_process_group, wait_for
+from tests.reliability.conftest import Service, stop_process_group, wait_for
+from tests.reliability.load import Load, Outcome, answered_ids
 
 pytestmark = pytest.mark.integration
 

@@ -16,14 +16,9 @@ from typing import Any
 
 import pytest
 
-from tests.reliability.conftest import (
-    Load,
-    RestartablePostgres,
-    Service,
-    answered_ids,
-    sqlite_unwritable,
-    wait_for,
-)
+from tests.reliability.conftest import Service, sqlite_unwritable, wait_for
+from tests.reliability.load import Load, answered_ids
+from tests.reliability.postgres import RestartablePostgres
 
 pytestmark = pytest.mark.integration
 

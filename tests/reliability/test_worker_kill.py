@@ -1,7 +1,8 @@
 """`kill -9` of one of two service workers under load: BentoML starts a new one and clients barely notice.
 
-Only requests that were in flight on the killed worker may fail (at most one per client connection it held);
-everything sent once it is gone succeeds, and every prediction answered from then on is logged.
+Only requests on connections the killed worker held may fail, at most one per connection: those in flight, or
+sent on such a connection within milliseconds of the death, before the client saw it close. Everything sent later
+succeeds, and every prediction answered after the death is logged.
 """
 
 from __future__ import annotations
@@ -15,18 +16,22 @@ from collections.abc import Callable
 import psutil
 import pytest
 
-from tests.reliability.conftest import Load, Service, answered_ids, wait_for
+from tests.reliability.conftest import Service, wait_for
+from tests.reliability.load import Load, answered_ids
 
 pytestmark = pytest.mark.integration
 
 CLIENTS = 4
 STARTED = "Service driftline initialized"  # BentoML's line when a worker is ready
+# a client reusing a keep-alive connection to the dead worker a few milliseconds after its death may not have seen
+# the connection close yet; that costs the request, and counts against the one failure per connection
+GRACE_SECONDS = 0.1
 
 
 def test_a_killed_worker_is_replaced_and_only_its_in_flight_requests_fail(
     service_factory: Callable[..., Service],
 ) -> None:
-    """SIGKILL to one worker: a new worker within 60 s, at most one failure per connection it held, none once dead."""
+    """SIGKILL to one worker: a new worker within 60 s, at most one failure per connection it held, none after."""
     service = service_factory(serving__workers=2)
 
     def two_workers() -> set[int]:
@@ -59,8 +64,8 @@ def test_a_killed_worker_is_replaced_and_only_its_in_flight_requests_fail(
     after = [o for o in outcomes if o.sent >= gone]
     assert victim.pid not in replaced and 1 == len(replaced)
     assert 0 < held[victim.pid] and len(failed) <= held[victim.pid]
-    assert all(o.sent < gone for o in failed), [(o.sent - gone, o.error) for o in failed]
-    assert after and all(o.status == 200 for o in after)
+    assert all(o.sent < gone + GRACE_SECONDS for o in failed), [(o.sent - gone, o.error) for o in failed]
+    assert after and all(o.status == 200 for o in after if o.sent >= gone + GRACE_SECONDS)
     # the killed worker's queue dies with it; whatever was answered after it was gone must be in the table
     late = answered_ids([o for o in outcomes if o.done >= gone])
     wait_for("answers after the kill to be logged", lambda: len(service.logged(late)) == len(late), 20, every=0.5)
@@ -68,6 +73,7 @@ def test_a_killed_worker_is_replaced_and_only_its_in_flight_requests_fail(
     lost = len(answered) - len(service.logged(answered))
     print(
         f"connections_on_victim={held[victim.pid]} requests={len(outcomes)} failed={len(failed)} "
+        f"failed_sent_after_death={sum(1 for o in failed if o.sent >= gone)} "
         f"sent_after_kill={len(after)} sent_while_one_worker={sum(1 for o in after if o.sent < restarted)} "
         f"dead_after={gone - killed:.2f}s new_pid_after={spawned - killed:.2f}s "
         f"serving_after={restarted - killed:.2f}s "
