@@ -40,10 +40,10 @@ class ServiceMetrics:
         )
         self.log_dropped = bentoml_metrics.Counter(
             name="driftline_prediction_log_dropped_total",
-            documentation="Prediction records dropped instead of written (queue full or store unavailable).",
+            documentation="Prediction records dropped instead of written, by reason.",
             labelnames=["reason"],
         )
-        for reason in ("queue full", "store write failed", "log closed"):
+        for reason in ("queue full", "store write failed", "conversion failed", "log closed"):
             self.log_dropped.labels(reason=reason)  # exported as 0 from the start, so rates and alerts work
         self.model_version = bentoml_metrics.Gauge(
             name="driftline_model_version",

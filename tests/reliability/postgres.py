@@ -1,0 +1,103 @@
+"""A throwaway PostgreSQL server that can be shut down and started again on the same port and data directory,
+to take the store away from a running service and give it back.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import psutil
+import sqlalchemy as sa
+
+from tests.factories import free_port
+
+
+def _wait_until(what: str, probe: Callable[[], bool], seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if probe():
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"timed out after {seconds:.0f} s waiting for {what}")
+
+
+class RestartablePostgres:
+    """A throwaway PostgreSQL server on 127.0.0.1 whose `stop()` and `start()` keep its port and data directory."""
+
+    def __init__(self) -> None:
+        found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+        if not found:
+            raise RuntimeError("PostgreSQL server binaries are missing: run scripts/system-deps.sh")
+        self._bindir = Path(found[-1]).parent
+        # outside pytest's tmp tree, which is private to root: as root the server runs as `postgres`
+        self._folder = Path(tempfile.mkdtemp(prefix="driftline-pg-"))
+        self._folder.chmod(0o755)
+        self._data = self._folder / "pgdata"
+        self._as_user: list[str] = []
+        if os.geteuid() == 0:  # PostgreSQL refuses to run as root
+            self._as_user = ["runuser", "-u", "postgres", "--"]
+            self._data.mkdir()
+            shutil.chown(self._data, "postgres", "postgres")
+        subprocess.run(
+            [*self._as_user, str(self._bindir / "initdb"), "-D", str(self._data), "-A", "trust", "-U", "driftline"],
+            check=True,
+            capture_output=True,
+        )
+        self.port = free_port()
+        self.url = f"postgresql+psycopg://driftline@127.0.0.1:{self.port}/postgres"
+        self._server: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        """Start the server and wait until it accepts connections."""
+        self._server = subprocess.Popen(
+            [
+                *self._as_user,
+                str(self._bindir / "postgres"),
+                "-D",
+                str(self._data),
+                "-p",
+                str(self.port),
+                "-k",
+                str(self._data),
+                "-c",
+                "listen_addresses=127.0.0.1",
+                "-c",
+                "fsync=off",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        engine = sa.create_engine(self.url)
+
+        def accepts() -> bool:
+            with contextlib.suppress(sa.exc.OperationalError), engine.connect():
+                return True
+            return False
+
+        try:
+            _wait_until("PostgreSQL to accept connections", accepts, 30)
+        finally:
+            engine.dispose()
+
+    def stop(self) -> None:
+        """Fast shutdown (SIGINT to the postmaster): open sessions are ended, the port closes."""
+        if self._server is not None and self._server.poll() is None:
+            # as root the postmaster is a child of runuser; signal it, not runuser
+            target = psutil.Process(self._server.pid)
+            postmaster = next((c for c in target.children() if c.name() == "postgres"), target)
+            postmaster.send_signal(signal.SIGINT)
+            self._server.wait(timeout=30)
+        self._server = None
+
+    def close(self) -> None:
+        self.stop()
+        shutil.rmtree(self._folder, ignore_errors=True)

@@ -1,0 +1,102 @@
+"""The store goes away under traffic: predictions keep being answered, lost records are counted, logging resumes.
+
+Two real outages: the PostgreSQL server is shut down and started again on the same port and data, and the SQLite
+file is made to refuse writes. Each test accounts for every answered prediction: it is either a row of the
+predictions table or counted in `driftline_prediction_log_dropped_total`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.reliability.conftest import Service, sqlite_unwritable, wait_for
+from tests.reliability.load import Load, answered_ids
+from tests.reliability.postgres import RestartablePostgres
+
+pytestmark = pytest.mark.integration
+
+DROPPED = "driftline_prediction_log_dropped_total"
+OUTAGE_SECONDS = 5.0
+DROP_LINE = re.compile(r"prediction records dropped: count=(\d+) reason='([^']+)'")
+
+
+def ride_out_outage(service: Service, outage: Callable[[], contextlib.AbstractContextManager[Any]]) -> dict[str, Any]:
+    """Keep 4 clients calling through a healthy phase, the outage and the recovery; return what was measured."""
+    with Load(service.url, threads=4, pause=0.01) as load:
+        wait_for("answers before the outage", lambda: load.ok_since(0) >= 40, 30)
+        with outage():
+            broken = time.monotonic()
+            wait_for("records dropped during the outage", lambda: service.metric(DROPPED) > 0, 30)
+            time.sleep(max(0.0, broken + OUTAGE_SECONDS - time.monotonic()))
+        recovered = time.monotonic()
+        settled = recovered + 2.0  # pooled connections reconnect and a write retried across the outage lands
+
+        def logged_after_recovery() -> bool:
+            late = answered_ids([o for o in load.snapshot() if o.sent >= settled])
+            return len(late) >= 40 and len(service.logged(late)) == len(late)
+
+        wait_for("predictions answered after the recovery to be logged", logged_after_recovery, 40, every=0.5)
+    wait_for("the log queue to drain", lambda: service.metric("driftline_prediction_log_queue_depth") == 0, 20)
+    time.sleep(1.0)
+    outcomes = load.snapshot()
+    answered = answered_ids(outcomes)
+    during = [o for o in outcomes if broken <= o.sent < recovered]
+    return {
+        "outcomes": outcomes,
+        "during": during,
+        "answered": answered,
+        "lost": len(answered) - len(service.logged(answered)),
+        "dropped": service.metric(DROPPED, reason="store write failed"),
+        "log": service.log_text(),
+    }
+
+
+def assert_rode_it_out(measured: dict[str, Any]) -> None:
+    failed = [(o.status, o.error) for o in measured["outcomes"] if o.status != 200]
+    assert [] == failed
+    assert len(measured["during"]) >= 40
+    assert max(o.latency for o in measured["during"]) < 2.0
+    # every answered prediction is either in the table or counted as dropped, and the outage did drop some
+    assert measured["lost"] > 0
+    assert measured["lost"] == measured["dropped"]
+    drops = DROP_LINE.findall(measured["log"])
+    assert drops and {"store write failed"} == {reason for _, reason in drops}
+    assert measured["lost"] == sum(int(count) for count, _ in drops)
+    assert "prediction store unavailable" in measured["log"]
+    assert "prediction store available again" in measured["log"]
+    print(
+        f"requests={len(measured['outcomes'])} failed=0 during_outage={len(measured['during'])} "
+        f"max_latency_during={max(o.latency for o in measured['during']):.3f}s "
+        f"records_answered={len(measured['answered'])} lost={measured['lost']} dropped_metric={measured['dropped']:.0f}"
+    )
+
+
+def test_postgresql_shut_down_and_restarted_under_traffic(
+    restartable_postgres: RestartablePostgres, service_factory: Callable[..., Service]
+) -> None:
+    """Through a PostgreSQL restart every request gets a 200, lost records are counted, logging resumes."""
+    service = service_factory(restartable_postgres.url)
+
+    @contextlib.contextmanager
+    def down() -> Any:
+        restartable_postgres.stop()
+        try:
+            yield
+        finally:
+            restartable_postgres.start()
+
+    assert_rode_it_out(ride_out_outage(service, down))
+
+
+def test_sqlite_file_unwritable_under_traffic(service_factory: Callable[..., Service]) -> None:
+    """While the SQLite file refuses writes every request gets a 200, lost records are counted, logging resumes."""
+    service = service_factory()
+    database = Path(service.settings.store.url.removeprefix("sqlite:///"))
+    assert_rode_it_out(ride_out_outage(service, lambda: sqlite_unwritable(database)))
