@@ -252,6 +252,8 @@ class ServingSettings(_Section):
     """Records written per transaction."""
     log_flush_seconds: float = Field(default=0.5, gt=0.0)
     """Longest a record waits before being written."""
+    log_retry_seconds: float = Field(default=2.0, ge=0.0, le=300.0)
+    """A batch the store refuses is tried again (doubling pauses) for this long before it is dropped and counted."""
     access_log: bool = False
     """Log one line per HTTP request (BentoML's access log)."""
     micro_batch_rows: int = Field(default=256, gt=0)

@@ -129,7 +129,18 @@ def create_engine(url: str) -> Engine:
             cursor.close()
 
         return engine
-    return sa.create_engine(url, pool_pre_ping=True)
+    # a store host that stops answering must fail a connect in seconds, not after the OS's TCP timeout
+    return sa.create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": 5})
+
+
+def _insert_ignoring_duplicates(dialect: str) -> Any:
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+
+        return postgresql_insert(predictions).on_conflict_do_nothing(index_elements=["request_id"])
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(predictions).on_conflict_do_nothing(index_elements=["request_id"])
 
 
 class Store:
@@ -299,9 +310,10 @@ class Store:
     # predictions and feedback -----------------------------------------------------------------------------
 
     def insert_predictions(self, records: Sequence[Mapping[str, Any]]) -> None:
+        """Write prediction records; one already written (a retry after a commit whose answer was lost) is skipped."""
         if records:
             with self.engine.begin() as conn:
-                conn.execute(predictions.insert(), [dict(r) for r in records])
+                conn.execute(_insert_ignoring_duplicates(conn.dialect.name), [dict(r) for r in records])
 
     def count_predictions(self) -> int:
         with self.engine.connect() as conn:

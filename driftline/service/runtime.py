@@ -34,9 +34,6 @@ log = logging.getLogger(__name__)
 
 BATCH_CHUNK_ROWS = 50_000
 FEEDBACK_WAIT_SECONDS = 3.0
-# a failed log write is tried again for this long before its records are dropped: enough to ride out a database
-# restart; the queue keeps its row bound meanwhile, so a longer outage drops records instead of growing memory
-LOG_RETRY_SECONDS = 2.0
 
 
 class RequestIds:
@@ -107,7 +104,7 @@ class ServingRuntime:
                 max_pending_rows=settings.serving.log_queue_size,
                 batch_size=settings.serving.log_batch_size,
                 flush_seconds=settings.serving.log_flush_seconds,
-                retry_seconds=LOG_RETRY_SECONDS,
+                retry_seconds=settings.serving.log_retry_seconds,
             )
         self.batcher: MicroBatcher[dict[str, Any]] = MicroBatcher(self._predict_rows, settings.serving.micro_batch_rows)
         if watch:

@@ -72,6 +72,27 @@ def test_predictions_and_feedback_are_kept_by_request_id(store_url: str) -> None
     store.dispose()
 
 
+def test_writing_a_prediction_record_twice_keeps_one_and_the_rest_of_the_batch(store_url: str) -> None:
+    """A retried batch whose first commit went through (but its answer was lost) neither fails nor duplicates."""
+    store = Store(store_url)
+
+    def record(i: int) -> dict[str, object]:
+        return {
+            "request_id": f"r{i}",
+            "created_at": float(i),
+            "model_version": 1,
+            "features": {"x": i},
+            "output": {"prediction": i},
+            "latency_ms": 1.0,
+        }
+
+    store.insert_predictions([record(0), record(1)])
+    store.insert_predictions([record(1), record(2)])
+    assert 3 == store.count_predictions()
+    assert {"r0", "r1", "r2"} == store.known_request_ids(["r0", "r1", "r2"])
+    store.dispose()
+
+
 def test_training_runs_record_their_outcome(store_url: str) -> None:
     """A run starts as running and ends with a status and message."""
     store = Store(store_url)
