@@ -126,7 +126,9 @@ def _retrain(
         f"fitting a candidate on {len(training):,} rows ({len(reference):,} reference + {len(live_train):,} live); "
         f"holdout: the {len(holdout):,} most recent labelled rows"
     )
-    pipeline = build_pipeline(schema, settings.model.estimator, settings.model.params)
+    pipeline = build_pipeline(
+        schema, settings.model.estimator, settings.model.params, settings.model.allowed_estimator_modules
+    )
     pipeline.fit(training[features], training[target])
     candidate_metrics = holdout_metrics(pipeline, holdout[features], holdout[target], schema.task)
     champion_metrics = holdout_metrics(champion_model.pipeline, holdout[features], holdout[target], schema.task)

@@ -130,7 +130,9 @@ def _train(
         seed=settings.model.random_state,
     )
     features = list(schema.features)
-    pipeline = build_pipeline(schema, settings.model.estimator, settings.model.params)
+    pipeline = build_pipeline(
+        schema, settings.model.estimator, settings.model.params, settings.model.allowed_estimator_modules
+    )
     baseline = clone(pipeline).set_params(
         estimator=DummyClassifier(strategy="prior") if schema.task == "classification" else DummyRegressor()
     )
