@@ -14,7 +14,16 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from driftline.core.errors import ConfigError
@@ -232,6 +241,16 @@ class ServingSettings(_Section):
     """Log one line per HTTP request (BentoML's access log)."""
     micro_batch_rows: int = Field(default=256, gt=0)
     """Rows from concurrent requests predicted in one call."""
+    admin_token: SecretStr | None = None
+    """Bearer token of the admin HTTP API (POST /admin/promote, /admin/rollback); without one that API answers
+    403. Set it from the environment (`DRIFTLINE_SERVING__ADMIN_TOKEN`) rather than the file; it is never logged."""
+
+    @field_validator("admin_token")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 16:
+            raise ValueError("the admin token must be at least 16 characters long")
+        return value
 
 
 class Settings(BaseSettings):
@@ -298,7 +317,8 @@ def load_settings(path: str | Path | None = None) -> Settings:
         first = exc.errors()[0]
         field = ".".join(str(part) for part in first["loc"]) or "(top level)"
         got = first.get("input")
-        shown = "" if isinstance(got, dict) or got is None else f" (got {got!r})"
+        secret = "admin_token" in field  # a refused token must not be echoed into logs or terminals
+        shown = "" if isinstance(got, dict) or got is None or secret else f" (got {got!r})"
         raise ConfigError(field, f"{first['msg']}{shown}") from None
     return _resolve_relative_paths(settings, source.parent)
 
