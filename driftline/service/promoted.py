@@ -43,7 +43,14 @@ class PromotedModel:
         except DriftlineError as exc:
             # keep serving what works; try again only when the pointer moves to another version
             self._refused = wanted
-            log.error("new production version refused", extra={"version": wanted, "error": str(exc)})
+            # the text says it all: BentoML's worker log format drops `extra`
+            log.error(
+                "new production version %s refused, still serving %s: %s",
+                wanted,
+                self._current.version,
+                exc,
+                extra={"version": wanted, "error": str(exc)},
+            )
             for hook in self.on_refused:
                 hook(wanted, exc)
             return False
