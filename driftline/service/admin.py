@@ -28,7 +28,7 @@ from driftline.service.errors import error_response, json_error
 
 log = logging.getLogger(__name__)
 
-MAX_ADMIN_BODY_BYTES = 4096
+MAX_ADMIN_BODY_BYTES = 65_536  # far above any valid body (500 escaped characters at most), far below a hostile one
 MAX_REASON_CHARS = 500
 MAX_VERSION = 2**31 - 1  # the store's integer column
 

@@ -71,7 +71,7 @@ def _one_or_many(request_body: dict[str, Any]) -> None:
 
 
 def _admin_paths() -> dict[str, Any]:
-    answers = {"200": _json_object("The production version after the change"), **_errors(400, 401, 403, 404, 409)}
+    answers = {"200": _json_object("The production version after the change"), **_errors(400, 401, 403, 404, 409, 413)}
     secured = {"security": [{"adminBearer": []}], "tags": ["Admin"]}
     return {
         "/admin/promote": {

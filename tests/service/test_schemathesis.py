@@ -36,6 +36,19 @@ def api_schema(served_with_admin: Served) -> Any:
     return schemathesis.openapi.from_url(f"{served_with_admin.url}/docs.json", timeout=30)
 
 
+def exercise(
+    operation: Any, mode: GenerationMode, url: str, headers: dict[str, str] | None, excluded: list[Any]
+) -> None:
+    """Run schemathesis' checks on EXAMPLES generated requests to one operation."""
+
+    @given(case=operation.as_strategy(generation_mode=mode))
+    @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+    def check(case: Any) -> None:
+        case.call_and_validate(base_url=url, headers=headers, excluded_checks=excluded, timeout=30)
+
+    check()
+
+
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
 def test_the_service_conforms_to_its_openapi_document(
     api_schema: Any, served_with_admin: Served, mode: GenerationMode
@@ -56,15 +69,8 @@ def test_the_service_conforms_to_its_openapi_document(
             excluded.append(positive_data_acceptance)
         headers = {"Authorization": f"Bearer {ADMIN_TOKEN}"} if operation.path.startswith("/admin/") else None
 
-        @given(case=operation.as_strategy(generation_mode=mode))
-        @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
-        def check(case: Any, headers: dict[str, str] | None = headers, excluded: list[Any] = excluded) -> None:
-            case.call_and_validate(
-                base_url=served_with_admin.url, headers=headers, excluded_checks=excluded, timeout=30
-            )
-
         try:
-            check()
+            exercise(operation, mode, served_with_admin.url, headers, excluded)
         except Exception as exc:  # collected so one run reports every failing operation
             failures[operation.label] = str(exc)[:3000]
     assert {} == failures, "\n\n".join(f"{label}: {text}" for label, text in failures.items())
