@@ -2,9 +2,11 @@
 
 The service runs as in production (2 workers, prediction log on); the monitor is a separate process on the same
 store (at its default lower CPU priority), checking every second over a 5,000-row window: far more often than the
-default 60 s, so every run overlaps checks. Measuring starts after the monitor's first check. Runs alternate (off,
-on, off, on) and the table reports p50 and p99 at 16 connections.
-Usage: `python bench/monitor_impact.py [--seconds 15]` (part of `make bench`).
+default 60 s, so every run overlaps checks. Measuring starts after the monitor's first check. Two loads, each with
+runs alternating (off, on, off, on) at 16 connections: saturating (every connection sends back to back, both cores
+busy) and paced (each connection waits `--delay-ms` between requests, so the CPU has idle time as a real service
+does). The table reports p50 and p99 and how many checks the monitor completed during the measured runs.
+Usage: `python bench/monitor_impact.py [--seconds 15] [--delay-ms 40]` (part of `make bench`).
 """
 
 from __future__ import annotations
@@ -33,9 +35,17 @@ def wait_for_first_check(url: str, seconds: float = 120) -> None:
     raise RuntimeError("the monitor completed no check")
 
 
+def checks_done(monitor_url: str) -> float:
+    """Checks the monitor has completed so far, whatever their outcome."""
+    text = httpx.get(f"{monitor_url}/metrics", timeout=5).text
+    counted = [line for line in text.splitlines() if line.startswith("driftline_checks_total{")]
+    return sum(float(line.rsplit(" ", 1)[1]) for line in counted)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=int, default=15)
+    parser.add_argument("--delay-ms", type=int, default=40)
     args = parser.parse_args()
     setup = prepare(
         "driftline-monitor-bench-",
@@ -49,34 +59,41 @@ def main() -> None:
     env["DRIFTLINE_MONITORING__REPORTS_DIR"] = str(work / "reports")
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    results: list[tuple[str, dict[str, float]]] = []
+    loads = {"saturating": 0, f"paced ({args.delay_ms} ms between requests)": args.delay_ms}
+    results: list[tuple[str, str, dict[str, float]]] = []
     with running([sys.executable, "-m", "driftline.cli", "serve", "--port", str(port)], env, url, "/readyz"):
         wrk(f"{url}/predict", body, 16, 5)  # warm-up, and rows for the monitor's window
-        for with_monitor in (False, True, False, True):
-            name = "monitor checking every second" if with_monitor else "no monitor"
-            print(f"[bench] {name}", file=sys.stderr, flush=True)
-            if not with_monitor:
-                results.append((name, wrk(f"{url}/predict", body, 16, args.seconds)))
-                continue
-            monitor_port = free_port()
-            command = [sys.executable, "-m", "driftline.cli", "monitor", "--port", str(monitor_port)]
-            with running(command, env, f"http://127.0.0.1:{monitor_port}", "/healthz"):
-                wait_for_first_check(f"http://127.0.0.1:{monitor_port}")  # measure checking, not start-up
-                results.append((name, wrk(f"{url}/predict", body, 16, args.seconds)))
-                checks = httpx.get(f"http://127.0.0.1:{monitor_port}/metrics").text
-            done = [line for line in checks.splitlines() if line.startswith("driftline_checks_total{")]
-            print(f"[bench] monitor counters: {'; '.join(done)}", file=sys.stderr, flush=True)
-    print(f"\n| setup ({args.seconds} s per run, 16 connections) | req/s | p50 ms | p99 ms | failed |")
-    print("|---|---:|---:|---:|---:|")
-    for name, r in results:
-        print(f"| {name} | {r['rps']:.0f} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {r['failed']:.0f} |")
+        for load, delay in loads.items():
+            for with_monitor in (False, True, False, True):
+                name = "monitor checking every second" if with_monitor else "no monitor"
+                print(f"[bench] {load}: {name}", file=sys.stderr, flush=True)
+                if not with_monitor:
+                    results.append((load, name, {**wrk(f"{url}/predict", body, 16, args.seconds, delay), "checks": 0}))
+                    continue
+                monitor_port = free_port()
+                monitor_url = f"http://127.0.0.1:{monitor_port}"
+                command = [sys.executable, "-m", "driftline.cli", "monitor", "--port", str(monitor_port)]
+                with running(command, env, monitor_url, "/healthz"):
+                    wait_for_first_check(monitor_url)  # measure checking, not start-up
+                    before = checks_done(monitor_url)
+                    measured = wrk(f"{url}/predict", body, 16, args.seconds, delay)
+                    results.append((load, name, {**measured, "checks": checks_done(monitor_url) - before}))
+    print(f"\n| load ({args.seconds} s per run, 16 connections) | setup | req/s | p50 ms | p99 ms | failed | checks |")
+    print("|---|---|---:|---:|---:|---:|---:|")
+    for load, name, r in results:
+        print(
+            f"| {load} | {name} | {r['rps']:.0f} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {r['failed']:.0f} "
+            f"| {r['checks']:.0f} |"
+        )
 
-    def mean(name: str, key: str) -> float:
-        values = [r[key] for n, r in results if n == name]
+    def mean(load: str, name: str, key: str) -> float:
+        values = [r[key] for lo, n, r in results if lo == load and n == name]
         return sum(values) / len(values)
 
-    ratio = mean("monitor checking every second", "p99_ms") / mean("no monitor", "p99_ms")
-    print(f"\np99 with the monitor checking / without: {ratio:.2f} (target <= 1.10)")
+    print()
+    for load in loads:
+        ratio = mean(load, "monitor checking every second", "p99_ms") / mean(load, "no monitor", "p99_ms")
+        print(f"{load}: p99 with the monitor checking / without: {ratio:.2f} (target <= 1.10)")
     subprocess.run(["rm", "-rf", str(work)], check=False)
 
 

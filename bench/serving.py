@@ -59,12 +59,14 @@ def running(command: list[str], env: dict[str, str], url: str, ready_path: str) 
         process.wait(timeout=60)
 
 
-def wrk(url: str, body_file: Path, connections: int, seconds: int) -> dict[str, float]:
+def wrk(url: str, body_file: Path, connections: int, seconds: int, delay_ms: int = 0) -> dict[str, float]:
+    """`wrk` POSTing the body; with `delay_ms` each connection pauses that long between requests (a paced load)."""
     script = body_file.with_suffix(".lua")
     script.write_text(
         'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
         f'wrk.body = io.open("{body_file}"):read("*a")\n'
-        "done = function(summary, latency, requests)\n"
+        + (f"delay = function() return {delay_ms} end\n" if delay_ms else "")
+        + "done = function(summary, latency, requests)\n"
         '  io.write(string.format("JSON {\\"requests\\": %d, \\"non2xx\\": %d, \\"errors\\": %d, '
         '\\"p50\\": %f, \\"p99\\": %f, \\"mean\\": %f}\\n", summary.requests, summary.errors.status, '
         "summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout, "

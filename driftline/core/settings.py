@@ -108,6 +108,66 @@ class DataSettings(_Section):
         return self
 
 
+class SearchRange(_Section):
+    low: float
+    """Smallest value drawn."""
+    high: float
+    """Largest value drawn."""
+    log: bool = False
+    """Draw uniformly on a log scale (for learning rates, regularisation strengths)."""
+    integer: bool = False
+    """Draw whole numbers (for depths, leaf counts, iterations)."""
+
+    @model_validator(mode="after")
+    def _ordered(self) -> SearchRange:
+        if not self.low < self.high:
+            raise ValueError(f"low ({self.low}) must be below high ({self.high})")
+        if self.log and self.low <= 0:
+            raise ValueError(f"a log range needs low > 0 (got {self.low})")
+        return self
+
+
+class SearchSettings(_Section):
+    method: Literal["grid", "random"] = "grid"
+    """Grid search tries every combination; random search draws `iterations` of them."""
+    space: dict[str, list[Any] | SearchRange]
+    """Estimator parameter -> the values to try (a list), or a range `{low, high, log, integer}` (random only)."""
+    iterations: int = Field(default=10, gt=0, le=1000)
+    """Combinations a random search tries."""
+    folds: int = Field(default=3, ge=2, le=20)
+    """Cross-validation folds. With a time column (and always in retrains) they are time-ordered: each fold
+    validates on rows later than those it trained on."""
+
+    @field_validator("space", mode="before")
+    @classmethod
+    def _values_or_ranges(cls, space: Any) -> Any:
+        if not isinstance(space, dict):
+            return space
+        parsed: dict[str, Any] = {}
+        for name, values in space.items():
+            if isinstance(values, dict):
+                try:
+                    values = SearchRange.model_validate(values)
+                except ValidationError as exc:
+                    reason = exc.errors()[0]["msg"].removeprefix("Value error, ")
+                    raise ValueError(f"space.{name}: {reason}") from None
+            elif not isinstance(values, list):
+                raise ValueError(f"space.{name} must be a list of values or a range {{low, high}}")
+            parsed[name] = values
+        return parsed
+
+    @model_validator(mode="after")
+    def _usable_space(self) -> SearchSettings:
+        if not self.space:
+            raise ValueError("space names no parameter to search")
+        for name, values in self.space.items():
+            if isinstance(values, list) and not values:
+                raise ValueError(f"space.{name} lists no value")
+            if isinstance(values, SearchRange) and self.method == "grid":
+                raise ValueError(f"space.{name} is a range; a grid takes lists of values (or use method: random)")
+        return self
+
+
 class ModelSettings(_Section):
     name: str = "driftline-model"
     """Name of the model in the BentoML model store."""
@@ -128,6 +188,8 @@ class ModelSettings(_Section):
     """Rows of training features kept with each version as its drift reference."""
     random_state: int = 0
     """Seed for splits, sampling and estimators that take one."""
+    search: SearchSettings | None = None
+    """Optional hyperparameter search; `params` are the fixed ones, the best searched values are added to them."""
 
     @field_validator("allowed_estimator_modules")
     @classmethod
@@ -319,7 +381,7 @@ def load_settings(path: str | Path | None = None) -> Settings:
         got = first.get("input")
         secret = "admin_token" in field  # a refused token must not be echoed into logs or terminals
         shown = "" if isinstance(got, dict) or got is None or secret else f" (got {got!r})"
-        raise ConfigError(field, f"{first['msg']}{shown}") from None
+        raise ConfigError(field, f"{first['msg'].removeprefix('Value error, ')}{shown}") from None
     return _resolve_relative_paths(settings, source.parent)
 
 

@@ -24,6 +24,7 @@ from driftline.retrain.artifacts import write_artifacts
 from driftline.retrain.evaluate import bootstrap_gain, holdout_metrics, is_better, model_outputs
 from driftline.retrain.pipeline import build_pipeline
 from driftline.retrain.train import Progress, code_version, jsonable, quiet, reference_sample
+from driftline.retrain.tune import searched
 
 log = logging.getLogger(__name__)
 
@@ -126,8 +127,17 @@ def _retrain(
         f"fitting a candidate on {len(training):,} rows ({len(reference):,} reference + {len(live_train):,} live); "
         f"holdout: the {len(holdout):,} most recent labelled rows"
     )
-    pipeline = build_pipeline(
-        schema, settings.model.estimator, settings.model.params, settings.model.allowed_estimator_modules
+    # reference rows first, then live rows by arrival: the folds of a search validate on the newest rows
+    pipeline, tuning = searched(
+        build_pipeline(
+            schema, settings.model.estimator, settings.model.params, settings.model.allowed_estimator_modules
+        ),
+        training[features],
+        training[target],
+        model=settings.model,
+        task=schema.task,
+        time_ordered=True,
+        progress=progress,
     )
     pipeline.fit(training[features], training[target])
     candidate_metrics = holdout_metrics(pipeline, holdout[features], holdout[target], schema.task)
@@ -172,6 +182,7 @@ def _retrain(
             "holdout_start": float(holdout["__created_at__"].min()),
         },
         "params": jsonable(pipeline.named_steps["estimator"].get_params()),
+        "tuning": jsonable(tuning.to_dict()) if tuning else None,
     }
     new_schema = schema.with_classes(list(pipeline.classes_)) if schema.task == "classification" else schema
     new_reference = reference_sample(

@@ -126,7 +126,7 @@ class MonitorLoop:
 
     def retrain_now(self, trigger: str, drift: dict[str, Any] | None = None) -> RetrainDecision:
         """Retrain, compare, promote or reject; the outcome is counted and logged, never raised."""
-        decision = retrain(self.settings, self.checker.registry, trigger=trigger, drift=drift)
+        decision = retrain(self.settings, self.checker.registry, trigger=trigger, drift=drift, progress=_log_progress)
         self.metrics.retrains.labels(outcome=decision.outcome).inc()
         if decision.outcome == "promoted":
             self.metrics.promotions.labels(kind="auto").inc()
@@ -224,3 +224,8 @@ class MonitorLoop:
         return {
             job.id: job.next_run_time.isoformat() if job.next_run_time else None for job in self._scheduler.get_jobs()
         }
+
+
+def _log_progress(step: str) -> None:
+    """Retrain steps and search trials, in the structured log at info level (shown with --verbose)."""
+    log.info("retrain progress", extra={"step": step})

@@ -28,6 +28,7 @@ from driftline.retrain.artifacts import write_artifacts
 from driftline.retrain.data_checks import DataReport, check_training_data, split_holdout
 from driftline.retrain.evaluate import holdout_metrics, is_better
 from driftline.retrain.pipeline import build_pipeline
+from driftline.retrain.tune import searched
 
 log = logging.getLogger(__name__)
 
@@ -130,8 +131,16 @@ def _train(
         seed=settings.model.random_state,
     )
     features = list(schema.features)
-    pipeline = build_pipeline(
-        schema, settings.model.estimator, settings.model.params, settings.model.allowed_estimator_modules
+    pipeline, tuning = searched(
+        build_pipeline(
+            schema, settings.model.estimator, settings.model.params, settings.model.allowed_estimator_modules
+        ),
+        train_rows[features],
+        train_rows[schema.target],
+        model=settings.model,
+        task=schema.task,
+        time_ordered=data_settings.time_column is not None,
+        progress=progress,
     )
     baseline = clone(pipeline).set_params(
         estimator=DummyClassifier(strategy="prior") if schema.task == "classification" else DummyRegressor()
@@ -158,6 +167,7 @@ def _train(
         "estimator": settings.model.estimator,
         "params": jsonable(pipeline.named_steps["estimator"].get_params()),
         "configured_params": jsonable(settings.model.params),
+        "tuning": jsonable(tuning.to_dict()) if tuning else None,
         "metric": metric,
         "metrics": jsonable(metrics),
         "baseline_metrics": jsonable(baseline_metrics),
