@@ -79,10 +79,12 @@ class UnknownVersion(DriftlineError):
 class ArtifactIntegrityError(DriftlineError):
     """Raised when a stored artifact is missing, or its sha256 differs from the one recorded at registration."""
 
-    def __init__(self, path: str, reason: str) -> None:
+    def __init__(self, path: str, reason: str, *, version: int | None = None) -> None:
         self.path = path
         self.reason = reason
-        super().__init__(f"model artifact {path} refused: {reason}")
+        self.version = version
+        owner = f"model version {version}: " if version is not None else ""
+        super().__init__(f"{owner}model artifact {path} refused: {reason}")
 
 
 class PromotionRefused(DriftlineError):

@@ -117,12 +117,14 @@ class Registry:
         """The artifact file's path once its sha256 matches the recorded one."""
         path = self.model_dir / model.artifact_dir / file_name
         if not path.is_file():
-            raise ArtifactIntegrityError(str(path), "file is missing")
+            raise ArtifactIntegrityError(str(path), "file is missing", version=model.version)
         expected = model.hashes.get(file_name)
         actual = sha256_of(path)
         if expected != actual:
             raise ArtifactIntegrityError(
-                str(path), f"sha256 {actual[:12]}… differs from the registered {str(expected)[:12]}…"
+                str(path),
+                f"sha256 {actual[:12]}… differs from the registered {str(expected)[:12]}…",
+                version=model.version,
             )
         return path
 
@@ -133,7 +135,7 @@ class Registry:
         try:
             pipeline = joblib.load(path)
         except Exception as exc:  # any unpickling failure means the artifact cannot be served
-            raise ArtifactIntegrityError(str(path), f"cannot be loaded: {exc}") from None
+            raise ArtifactIntegrityError(str(path), f"cannot be loaded: {exc}", version=version) from None
         return LoadedModel.build(model.version, pipeline, model.schema)
 
     def reference(self, version: int) -> pd.DataFrame:
@@ -150,8 +152,10 @@ class Registry:
         self.reference(version)
         return self.store.promote(version, kind=kind, reason=reason, evidence=evidence)
 
-    def rollback(self, reason: str = "manual rollback") -> int:
+    def rollback(self, reason: str = "manual rollback", *, evidence: dict[str, Any] | None = None) -> int:
         """Back to the version that was in production before the current one; returns that version.
+
+        `evidence` (e.g. who asked) is recorded with the rollback, beside the version it left.
 
         Rollbacks undo promotions like a stack: v1 -> v2 -> v3, then two rollbacks give v2, then v1.
         """
@@ -167,5 +171,5 @@ class Registry:
         if len(lineage) < 2:
             raise PromotionRefused(f"version {current} has no earlier production version to roll back to")
         target = lineage[-2]
-        self.promote(target, kind="rollback", reason=reason, evidence={"from_version": current})
+        self.promote(target, kind="rollback", reason=reason, evidence={**(evidence or {}), "from_version": current})
         return target

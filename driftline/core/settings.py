@@ -8,11 +8,22 @@ Bad config fails at start with one message naming the field and the reason (`Con
 from __future__ import annotations
 
 import os
+import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from driftline.core.errors import ConfigError
@@ -35,6 +46,28 @@ METRIC_DIRECTIONS: dict[str, bool] = {
 }
 CLASSIFICATION_METRICS = ("roc_auc", "accuracy", "f1", "log_loss", "brier")
 REGRESSION_METRICS = ("mae", "rmse", "r2")
+
+
+_MODULE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
+
+
+def estimator_refusal(import_path: str, allowed_modules: Sequence[str]) -> str | None:
+    """Why `import_path` may not be imported as the estimator, or None when it may; imports nothing itself.
+
+    Allowed: `sklearn.<module>.<Class>`, or `<module>.<Class>` where the module is one of `allowed_modules` or
+    inside one of them.
+    """
+    if not _MODULE_NAME.fullmatch(import_path) or "." not in import_path:
+        return f"{import_path!r} is not an import path of the form <module>.<Class>"
+    module = import_path.rpartition(".")[0]
+    if module.startswith("sklearn."):
+        return None
+    if any(module == allowed or module.startswith(allowed + ".") for allowed in allowed_modules):
+        return None
+    return (
+        f"{import_path!r} is not a scikit-learn estimator (sklearn.<module>.<Class>) and its module {module!r} is "
+        "not listed in model.allowed_estimator_modules"
+    )
 
 
 class _Section(BaseModel):
@@ -138,8 +171,13 @@ class SearchSettings(_Section):
 class ModelSettings(_Section):
     name: str = "driftline-model"
     """Name of the model in the BentoML model store."""
+    # declared before `estimator`, whose validator reads it
+    allowed_estimator_modules: list[str] = Field(default_factory=list)
+    """Modules besides scikit-learn whose estimator classes `estimator` may name (e.g. `mycompany.models`, which
+    also allows its submodules). Checked before anything is imported, so a config file from an untrusted source
+    cannot make Driftline import any other module."""
     estimator: str = "sklearn.ensemble.HistGradientBoostingClassifier"
-    """Import path of a scikit-learn estimator."""
+    """Import path of the estimator class: a scikit-learn one (`sklearn.…`), or one in `allowed_estimator_modules`."""
     params: dict[str, Any] = Field(default_factory=dict)
     """Keyword arguments for the estimator."""
     metric: str = "roc_auc"
@@ -153,11 +191,20 @@ class ModelSettings(_Section):
     search: SearchSettings | None = None
     """Optional hyperparameter search; `params` are the fixed ones, the best searched values are added to them."""
 
+    @field_validator("allowed_estimator_modules")
+    @classmethod
+    def _module_names(cls, value: list[str]) -> list[str]:
+        for name in value:
+            if not _MODULE_NAME.fullmatch(name):
+                raise ValueError(f"{name!r} is not a dotted module name")
+        return value
+
     @field_validator("estimator")
     @classmethod
-    def _estimator_is_sklearn(cls, value: str) -> str:
-        if not value.startswith("sklearn.") or value.count(".") < 2:
-            raise ValueError(f"{value!r} is not a scikit-learn estimator import path (sklearn.<module>.<Class>)")
+    def _estimator_is_allowed(cls, value: str, info: ValidationInfo) -> str:
+        refusal = estimator_refusal(value, info.data.get("allowed_estimator_modules", []))
+        if refusal is not None:
+            raise ValueError(refusal)
         return value
 
     @field_validator("metric")
@@ -258,6 +305,16 @@ class ServingSettings(_Section):
     """Log one line per HTTP request (BentoML's access log)."""
     micro_batch_rows: int = Field(default=256, gt=0)
     """Rows from concurrent requests predicted in one call."""
+    admin_token: SecretStr | None = None
+    """Bearer token of the admin HTTP API (POST /admin/promote, /admin/rollback); without one that API answers
+    403. Set it from the environment (`DRIFTLINE_SERVING__ADMIN_TOKEN`) rather than the file; it is never logged."""
+
+    @field_validator("admin_token")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 16:
+            raise ValueError("the admin token must be at least 16 characters long")
+        return value
 
 
 class Settings(BaseSettings):
@@ -324,7 +381,8 @@ def load_settings(path: str | Path | None = None) -> Settings:
         first = exc.errors()[0]
         field = ".".join(str(part) for part in first["loc"]) or "(top level)"
         got = first.get("input")
-        shown = "" if isinstance(got, dict) or got is None else f" (got {got!r})"
+        secret = "admin_token" in field  # a refused token must not be echoed into logs or terminals
+        shown = "" if isinstance(got, dict) or got is None or secret else f" (got {got!r})"
         raise ConfigError(field, f"{first['msg'].removeprefix('Value error, ')}{shown}") from None
     return _resolve_relative_paths(settings, source.parent)
 

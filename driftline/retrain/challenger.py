@@ -129,7 +129,9 @@ def _retrain(
     )
     # reference rows first, then live rows by arrival: the folds of a search validate on the newest rows
     pipeline, tuning = searched(
-        build_pipeline(schema, settings.model.estimator, settings.model.params),
+        build_pipeline(
+            schema, settings.model.estimator, settings.model.params, settings.model.allowed_estimator_modules
+        ),
         training[features],
         training[target],
         model=settings.model,

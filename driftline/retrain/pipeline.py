@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+from collections.abc import Sequence
 from typing import Any
 
 from sklearn.base import BaseEstimator
@@ -13,25 +14,33 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from driftline.core.errors import ConfigError
 from driftline.core.schema import FeatureSchema
+from driftline.core.settings import estimator_refusal
 
 
-def estimator_class(import_path: str) -> type[BaseEstimator]:
-    """Resolve a scikit-learn estimator class; nothing outside `sklearn.` is ever imported from config."""
+def estimator_class(import_path: str, allowed_modules: Sequence[str] = ()) -> type[BaseEstimator]:
+    """Resolve the estimator class; only scikit-learn and the allowed modules are ever imported from config.
+
+    The settings already refused other paths; checking again here, before the import, keeps that true for any
+    caller that did not come through `load_settings`.
+    """
+    refusal = estimator_refusal(import_path, allowed_modules)
+    if refusal is not None:
+        raise ConfigError("model.estimator", refusal)
     module_name, _, class_name = import_path.rpartition(".")
-    if not module_name.startswith("sklearn."):
-        raise ConfigError("model.estimator", f"{import_path!r} is not a scikit-learn estimator")
     try:
         cls = getattr(importlib.import_module(module_name), class_name)
     except (ImportError, AttributeError):
         raise ConfigError("model.estimator", f"{import_path!r} cannot be imported") from None
-    if not (isinstance(cls, type) and issubclass(cls, BaseEstimator)):
-        raise ConfigError("model.estimator", f"{import_path!r} is not an estimator class")
+    if not (isinstance(cls, type) and callable(getattr(cls, "fit", None)) and hasattr(cls, "get_params")):
+        raise ConfigError("model.estimator", f"{import_path!r} is not an estimator class (with fit and get_params)")
     return cls
 
 
-def build_pipeline(schema: FeatureSchema, import_path: str, params: dict[str, Any]) -> Pipeline:
+def build_pipeline(
+    schema: FeatureSchema, import_path: str, params: dict[str, Any], allowed_modules: Sequence[str] = ()
+) -> Pipeline:
     """Impute and scale numbers, impute and one-hot encode categories (unseen ones ignored), then the estimator."""
-    cls = estimator_class(import_path)
+    cls = estimator_class(import_path, allowed_modules)
     try:
         estimator = cls(**params)
     except TypeError as exc:

@@ -132,7 +132,9 @@ def _train(
     )
     features = list(schema.features)
     pipeline, tuning = searched(
-        build_pipeline(schema, settings.model.estimator, settings.model.params),
+        build_pipeline(
+            schema, settings.model.estimator, settings.model.params, settings.model.allowed_estimator_modules
+        ),
         train_rows[features],
         train_rows[schema.target],
         model=settings.model,

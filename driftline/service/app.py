@@ -7,6 +7,7 @@ import from the production model's feature schema, so /docs.json names every fea
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 import tempfile
 from http import HTTPStatus
@@ -25,9 +26,11 @@ from driftline.core.registry import Registry
 from driftline.core.schema import FeatureSchema
 from driftline.core.settings import load_settings
 from driftline.core.store import Store
+from driftline.service.admin import AdminAPI
 from driftline.service.errors import error_response, json_error
 from driftline.service.guard import RequestGuard
 from driftline.service.metrics import ServiceMetrics
+from driftline.service.openapi import OpenAPIDocument, complete_document, label_schema
 from driftline.service.request_models import feedback_item_model, json_root_spec, row_model
 from driftline.service.runtime import ServingRuntime, read_upload, write_result
 
@@ -86,6 +89,7 @@ class Driftline:
         self.metrics = ServiceMetrics()
         self.runtime.on_predicted.append(self.metrics.observe)
         self.runtime.on_table.append(self.metrics.observe_table)
+        self.runtime.model.on_refused.append(self.metrics.swap_refused)
         if self.runtime.log is not None:
             self.runtime.log.on_drop = self.metrics.dropped
             self.runtime.log.on_depth = self.metrics.log_queue.set
@@ -160,15 +164,26 @@ async def _get_model(request: Request) -> JSONResponse:
     return JSONResponse(info)
 
 
+JSON_PATHS = ("/predict", "/feedback")
+UPLOAD_PATHS = ("/predict_batch",)
+ADMIN = AdminAPI(SETTINGS.serving.admin_token, lambda: _WORKER_RUNTIME[0].registry if _WORKER_RUNTIME else None)
+
 # bentoml.service returns a Service wrapper whose type stubs do not show these methods
 Driftline.mount_asgi_app(  # type: ignore[attr-defined]
-    Starlette(routes=[Route("/model", _get_model, methods=["GET"])]), path="/"
+    Starlette(routes=[Route("/model", _get_model, methods=["GET"]), *ADMIN.routes()]), path="/"
 )
 Driftline.add_asgi_middleware(  # type: ignore[attr-defined]
     RequestGuard,
     max_body_bytes=SETTINGS.serving.max_body_bytes,
     max_upload_bytes=SETTINGS.serving.max_batch_bytes,
-    upload_paths=("/predict_batch",),
+    json_paths=JSON_PATHS,
+    upload_paths=UPLOAD_PATHS,
+)
+Driftline.add_asgi_middleware(  # type: ignore[attr-defined]
+    OpenAPIDocument,
+    complete=functools.partial(
+        complete_document, json_paths=JSON_PATHS, upload_paths=UPLOAD_PATHS, label=label_schema(SCHEMA)
+    ),
 )
 
 __all__ = ["Driftline"]

@@ -51,9 +51,7 @@ class MicroBatcher(Generic[Result]):
                 try:
                     results, extra = await loop.run_in_executor(self._executor, self._predict, rows)
                 except Exception as exc:
-                    for _, future in taken:
-                        if not future.done():
-                            future.set_exception(exc)
+                    await self._one_by_one(taken, exc)
                     continue
                 start = 0
                 for request_rows, future in taken:
@@ -63,6 +61,25 @@ class MicroBatcher(Generic[Result]):
                     start = end
         finally:
             self._running = False
+
+    async def _one_by_one(
+        self, taken: list[tuple[Sequence[Row], asyncio.Future[tuple[list[Result], Any]]]], error: Exception
+    ) -> None:
+        """After a failed shared call, each request alone: one request's bad rows must not fail the others."""
+        if len(taken) == 1:
+            if not taken[0][1].done():
+                taken[0][1].set_exception(error)
+            return
+        loop = asyncio.get_running_loop()
+        for request_rows, future in taken:
+            try:
+                result = await loop.run_in_executor(self._executor, self._predict, list(request_rows))
+            except Exception as exc:
+                if not future.done():
+                    future.set_exception(exc)
+                continue
+            if not future.done():
+                future.set_result(result)
 
     def close(self) -> None:
         self._executor.shutdown(wait=True)

@@ -18,9 +18,11 @@ from driftline.core.errors import (
     InvalidInput,
     NoProductionModel,
     PayloadTooLarge,
+    PromotionRefused,
     UnknownRequestIds,
     UnknownVersion,
 )
+from driftline.service.guard import shorten
 
 _STATUS: list[tuple[type[DriftlineError], HTTPStatus]] = [
     (InvalidInput, HTTPStatus.BAD_REQUEST),
@@ -28,6 +30,7 @@ _STATUS: list[tuple[type[DriftlineError], HTTPStatus]] = [
     (PayloadTooLarge, HTTPStatus.REQUEST_ENTITY_TOO_LARGE),
     (UnknownRequestIds, HTTPStatus.NOT_FOUND),
     (UnknownVersion, HTTPStatus.NOT_FOUND),
+    (PromotionRefused, HTTPStatus.CONFLICT),
     (NoProductionModel, HTTPStatus.SERVICE_UNAVAILABLE),
     (ArtifactIntegrityError, HTTPStatus.SERVICE_UNAVAILABLE),
 ]
@@ -40,10 +43,16 @@ def status_for(error: DriftlineError) -> HTTPStatus:
     return HTTPStatus.INTERNAL_SERVER_ERROR
 
 
+MAX_MESSAGE_CHARS = 2000  # messages quote what a client sent (column names, values); a hostile one stays short
+
+
 def error_body(error: DriftlineError) -> dict[str, Any]:
-    body: dict[str, Any] = {"error": str(error)}
+    message = str(error)
+    if len(message) > MAX_MESSAGE_CHARS:
+        message = f"{message[:MAX_MESSAGE_CHARS]}… (cut; {len(message):,} characters)"
+    body: dict[str, Any] = {"error": message}
     if isinstance(error, InvalidInput):
-        body["field"] = error.field
+        body["field"] = shorten(error.field)
         if error.row is not None:
             body["row"] = error.row
     if isinstance(error, UnknownRequestIds):

@@ -1,7 +1,9 @@
-"""ASGI middleware in front of the BentoML app: body size limits, malformed JSON, readable validation errors.
+"""ASGI middleware in front of the BentoML app: body size limits, content types, malformed JSON, readable errors.
 
-BentoML 1.4 has no request-body limit and answers malformed JSON with a 500, so this refuses both first. It also
-rewrites BentoML's pydantic 400 bodies into one sentence naming the row, the field and the problem.
+BentoML 1.4 has no request-body limit, answers malformed JSON and unexpected content types with a 500, and parses
+form bodies sent to a JSON endpoint as if they were JSON; so this refuses all of them first. It also rewrites
+BentoML's pydantic 400 bodies into one sentence naming the row, the field and the problem, with names a client
+sent cut short so a hostile request cannot make the answer huge.
 """
 
 from __future__ import annotations
@@ -9,6 +11,9 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
+
+from python_multipart.exceptions import MultipartParseError
+from python_multipart.multipart import MultipartParser
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -18,6 +23,14 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 MAX_JSON_DEPTH = 16  # rows are flat objects in a list; anything deeper is not a prediction request
+MAX_NAME_CHARS = 80  # longest field name quoted back in an error
+
+
+def shorten(text: str, limit: int = MAX_NAME_CHARS) -> str:
+    """`text` as it may appear in an error message: cut at `limit` characters, saying how long it was."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… ({len(text):,} characters)"
 
 
 def nesting_exceeds(value: Any, limit: int) -> bool:
@@ -42,6 +55,7 @@ def describe_validation_error(body: dict[str, Any]) -> dict[str, Any]:
     details = body.get("detail")
     if not isinstance(details, list) or not details or not isinstance(details[0], dict):
         return body
+    details = [_short_detail(item) for item in details[:20] if isinstance(item, dict)]
     first = details[0]
     loc = [part for part in first.get("loc", []) if part != "root"]
     row = next((part for part in loc if isinstance(part, int)), None)
@@ -49,30 +63,48 @@ def describe_validation_error(body: dict[str, Any]) -> dict[str, Any]:
     field = names[-1] if names else "body"
     where = f"row {row}, " if row is not None else ""
     message = f"{where}field {field!r}: {first.get('msg', 'invalid')}"
-    if len(details) > 1:
-        message += f" (and {len(details) - 1} more problems)"
+    if len(body["detail"]) > 1:
+        message += f" (and {len(body['detail']) - 1} more problems)"
     out: dict[str, Any] = {"error": message, "field": field, "detail": details}
     if row is not None:
         out["row"] = row
     return out
 
 
+def _short_detail(item: dict[str, Any]) -> dict[str, Any]:
+    """One pydantic error with the names in its location shortened and the offending input left out."""
+    loc = [shorten(part) if isinstance(part, str) else part for part in item.get("loc", [])]
+    return {key: value for key, value in item.items() if key not in ("input", "ctx")} | {"loc": loc}
+
+
 class RequestGuard:
-    """Caps request bodies (413), refuses malformed or too deeply nested JSON (400), clarifies 400 bodies."""
+    """Caps request bodies (413), checks content types (415), refuses bad JSON (400), clarifies 400 bodies.
+
+    `json_paths` take JSON only (a missing content type counts as JSON), `upload_paths` multipart uploads only;
+    other POST paths get the size limit and go on to the app.
+    """
 
     def __init__(
-        self, app: ASGIApp, *, max_body_bytes: int, max_upload_bytes: int, upload_paths: tuple[str, ...] = ()
+        self,
+        app: ASGIApp,
+        *,
+        max_body_bytes: int,
+        max_upload_bytes: int,
+        json_paths: tuple[str, ...] = (),
+        upload_paths: tuple[str, ...] = (),
     ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.max_upload_bytes = max_upload_bytes
+        self.json_paths = json_paths
         self.upload_paths = upload_paths
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope.get("method") != "POST":
             await self.app(scope, receive, send)
             return
-        limit = self.max_upload_bytes if scope.get("path") in self.upload_paths else self.max_body_bytes
+        path = scope.get("path", "")
+        limit = self.max_upload_bytes if path in self.upload_paths else self.max_body_bytes
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
         declared = headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
@@ -81,11 +113,31 @@ class RequestGuard:
             )
             return
         content_type = headers.get("content-type", "application/json").split(";")[0].strip().lower()
-        if content_type == "application/json":
+        if path in self.json_paths:
+            if content_type != "application/json":
+                await _unsupported(send, path, content_type, "application/json")
+                return
             await self._json_request(scope, receive, send, limit)
             return
-        over_limit: list[bool] = []
-        await self.app(scope, _counting(receive, limit, over_limit), _clarifying(send, over_limit, limit))
+        framing: MultipartParser | None = None
+        if path in self.upload_paths:
+            if content_type != "multipart/form-data":
+                await _unsupported(send, path, content_type, "multipart/form-data with the table in the field 'file'")
+                return
+            boundary = _boundary(headers.get("content-type", ""))
+            if not boundary:
+                await _send_json(send, 400, {"error": "multipart upload without a boundary in its content type"})
+                return
+            framing = MultipartParser(boundary, callbacks={})
+        refusal: list[tuple[int, str]] = []
+        answered: list[bool] = []
+        try:
+            await self.app(scope, _checking(receive, limit, framing, refusal), _clarifying(send, refusal, answered))
+        except Exception:
+            if not refusal:  # the app failing on a body we cut short is expected; anything else is not ours
+                raise
+        if refusal and not answered:  # the app gave up on the cut body without answering
+            await _send_json(send, refusal[0][0], {"error": refusal[0][1]})
 
     async def _json_request(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
         chunks: list[bytes] = []
@@ -128,37 +180,59 @@ class RequestGuard:
         await self.app(scope, replay, _clarifying(send))
 
 
-def _counting(receive: Receive, limit: int, over_limit: list[bool]) -> Receive:
-    """Pass the body through until it passes `limit`; then end it as a disconnect and flag it."""
+def _boundary(content_type: str) -> str:
+    for parameter in content_type.split(";")[1:]:
+        name, _, value = parameter.strip().partition("=")
+        if name.strip().lower() == "boundary":
+            return value.strip().strip('"')
+    return ""
+
+
+def _checking(receive: Receive, limit: int, framing: MultipartParser | None, refusal: list[tuple[int, str]]) -> Receive:
+    """Pass the body through while it stays under `limit` and (uploads) is well-formed multipart.
+
+    Otherwise end it as a disconnect and record why. BentoML answers a malformed multipart body with a 500, so
+    the framing is checked here, on the same chunks, by the parser Starlette itself uses.
+    """
     size = 0
 
     async def wrapped() -> Message:
         nonlocal size
-        if over_limit:
+        if refusal:
             return {"type": "http.disconnect"}
         message = await receive()
-        size += len(message.get("body", b""))
+        chunk = message.get("body", b"")
+        size += len(chunk)
         if size > limit:
-            over_limit.append(True)
+            refusal.append((413, f"request body is over the limit of {limit:,} bytes"))
             return {"type": "http.disconnect"}
+        if framing is not None and chunk:
+            try:
+                framing.write(chunk)
+            except MultipartParseError as exc:
+                refusal.append((400, f"malformed multipart upload: {str(exc)[:200]}"))
+                return {"type": "http.disconnect"}
         return message
 
     return wrapped
 
 
-def _clarifying(send: Send, over_limit: list[bool] | None = None, limit: int = 0) -> Send:
+def _clarifying(send: Send, refusal: list[tuple[int, str]] | None = None, answered: list[bool] | None = None) -> Send:
     """Buffer 400 responses only, and rewrite their JSON body; everything else passes straight through.
 
-    When the body was cut at the size limit, whatever the app answers becomes a 413.
+    When the body was cut short (see `_checking`), whatever the app answers becomes that refusal.
     """
     start: Message | None = None
     parts: list[bytes] = []
 
     async def wrapped(message: Message) -> None:
         nonlocal start
-        if over_limit:
+        if refusal:
             if message["type"] == "http.response.start":
-                await _send_json(send, 413, {"error": f"request body is over the limit of {limit:,} bytes"})
+                status, error = refusal[0]
+                await _send_json(send, status, {"error": error})
+                if answered is not None:
+                    answered.append(True)
             return
         if message["type"] == "http.response.start" and message["status"] == 400:
             start = message
@@ -182,6 +256,11 @@ def _clarifying(send: Send, over_limit: list[bool] | None = None, limit: int = 0
         await send({"type": "http.response.body", "body": raw, "more_body": False})
 
     return wrapped
+
+
+async def _unsupported(send: Send, path: str, content_type: str, wanted: str) -> None:
+    message = f"content type {shorten(content_type or '(empty)')!r} is not accepted by {path}; send {wanted}"
+    await _send_json(send, 415, {"error": message})
 
 
 async def _send_json(send: Send, status: int, body: dict[str, Any]) -> None:

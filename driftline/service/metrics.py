@@ -57,6 +57,15 @@ class ServiceMetrics:
             buckets=(1, 2, 5, 10, 20, 50, 100, 1000, 10_000, 100_000, 1_000_000),
         )
 
+        self.swaps_refused = bentoml_metrics.Counter(
+            name="driftline_model_swaps_refused_total",
+            documentation="Production versions a worker refused to load (missing or tampered artifact), by version.",
+            labelnames=["model_version"],
+        )
+
+    def swap_refused(self, version: int, _error: Exception) -> None:
+        self.swaps_refused.labels(model_version=str(version)).inc()
+
     def observe(self, version: int, outputs: list[dict[str, Any]], endpoint: str) -> None:
         """Counts by class and the score histogram of a few rows."""
         label = str(version)

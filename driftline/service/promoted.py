@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 
 from driftline.core.errors import DriftlineError
 from driftline.core.model import LoadedModel
@@ -24,6 +25,7 @@ class PromotedModel:
         self._registry = registry
         self._current = registry.load(registry.production().version)
         self._refused: int | None = None
+        self.on_refused: list[Callable[[int, DriftlineError], None]] = []  # e.g. a metric of refused swaps
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -41,7 +43,16 @@ class PromotedModel:
         except DriftlineError as exc:
             # keep serving what works; try again only when the pointer moves to another version
             self._refused = wanted
-            log.error("new production version refused", extra={"version": wanted, "error": str(exc)})
+            # the text says it all: BentoML's worker log format drops `extra`
+            log.error(
+                "new production version %s refused, still serving %s: %s",
+                wanted,
+                self._current.version,
+                exc,
+                extra={"version": wanted, "error": str(exc)},
+            )
+            for hook in self.on_refused:
+                hook(wanted, exc)
             return False
         previous = self._current.version
         self._current = loaded

@@ -2,7 +2,7 @@
 
 Because the models are built from the schema, BentoML's OpenAPI document names every feature and its type, and
 bad rows are refused with a 400 naming the field before any code of ours runs: unknown or missing features, wrong
-types, NaN or infinity in numeric fields.
+types, NaN or infinity or a magnitude over 1e18 in numeric fields.
 """
 
 from __future__ import annotations
@@ -14,6 +14,9 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 from driftline.core.schema import FeatureSchema
 
 _MAX_CATEGORY_LENGTH = 200
+# Numbers beyond this are refused: no real feature needs them, and near float64's end they overflow once scaled
+# (which fails the model) or skew the drift statistics computed from the logged rows.
+MAX_MAGNITUDE = 1e18
 
 
 def row_model(schema: FeatureSchema) -> type[BaseModel]:
@@ -22,7 +25,15 @@ def row_model(schema: FeatureSchema) -> type[BaseModel]:
     for name in schema.numeric:
         fields[name] = (
             float | None,
-            Field(..., allow_inf_nan=False, description=f"numeric feature {name}; null when missing"),
+            # strict: JSON true/false or "12" is not a number (integers still are)
+            Field(
+                ...,
+                allow_inf_nan=False,
+                strict=True,
+                ge=-MAX_MAGNITUDE,
+                le=MAX_MAGNITUDE,
+                description=f"numeric feature {name}; null when missing",
+            ),
         )
     for name in schema.categorical:
         fields[name] = (

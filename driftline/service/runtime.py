@@ -122,7 +122,10 @@ class ServingRuntime:
         limit = self.settings.serving.max_rows_per_request
         if len(rows) > limit:
             raise PayloadTooLarge("rows in one /predict request", len(rows), limit)
-        outputs, model = await self.batcher.submit(rows)
+        try:
+            outputs, model = await self.batcher.submit(rows)
+        except ValueError as exc:  # valid JSON the model still cannot take, e.g. a number that overflows scaling
+            raise unusable_values(self.model.current, rows, exc) from None
         request_ids = self.ids.take(len(rows))
         latency_ms = (time.perf_counter() - started) * 1000
         if self.log is not None:
@@ -160,11 +163,14 @@ class ServingRuntime:
         model = self.model.current
         features = model.schema.check_frame(frame, source)
         # workers run with one OpenMP thread so small requests do not fight over cores; a whole table may use all
-        with threadpool_limits(limits=os.cpu_count() or 1, user_api="openmp"):
-            parts = [
-                model.predict_arrays(features.iloc[start : start + BATCH_CHUNK_ROWS])
-                for start in range(0, len(features), BATCH_CHUNK_ROWS)
-            ]
+        try:
+            with threadpool_limits(limits=os.cpu_count() or 1, user_api="openmp"):
+                parts = [
+                    model.predict_arrays(features.iloc[start : start + BATCH_CHUNK_ROWS])
+                    for start in range(0, len(features), BATCH_CHUNK_ROWS)
+                ]
+        except ValueError as exc:
+            raise InvalidInput("rows", f"the model cannot predict {source}: {exc}") from None
         predictions = np.concatenate([p for p, _ in parts])
         probabilities = None if parts[0][1] is None else np.concatenate([q for _, q in parts if q is not None])
         request_ids = self.ids.take(len(features))
@@ -239,6 +245,21 @@ class ServingRuntime:
         if self.log is not None:
             self.log.close()
         self.store.dispose()
+
+
+def unusable_values(model: LoadedModel, rows: Sequence[Mapping[str, Any]], error: ValueError) -> InvalidInput:
+    """The row and field whose value the model cannot use (a scaled number that overflows), else the model's words."""
+    if model.fast is not None:
+        for index, row in enumerate(rows):
+            for column, name in enumerate(model.schema.numeric):
+                value = row.get(name)
+                if value is None:
+                    continue
+                with np.errstate(over="ignore", invalid="ignore"):
+                    scaled = (float(value) - model.fast.means[column]) / model.fast.scales[column]
+                if not math.isfinite(scaled):
+                    return InvalidInput(name, f"{value!r} is too large in magnitude for the model", row=index)
+    return InvalidInput("rows", f"the model cannot predict these values: {error}")
 
 
 def read_upload(path: Path, filename: str | None, content_type: str | None, max_bytes: int) -> tuple[pd.DataFrame, str]:

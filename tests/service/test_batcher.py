@@ -70,3 +70,32 @@ def test_a_failing_call_fails_only_its_requests() -> None:
 
     assert asyncio.run(run()) == [2]
     batcher.close()
+
+
+def test_one_requests_bad_rows_do_not_fail_the_requests_batched_with_it() -> None:
+    """When a shared call fails, each request is retried alone: only the one with the bad row gets the error."""
+    calls: list[int] = []
+    release = threading.Event()
+
+    def predict(rows: list[Any]) -> tuple[list[Any], None]:
+        calls.append(len(rows))
+        release.wait(5)
+        if "bad" in rows:
+            raise ValueError("value too large")
+        return rows, None
+
+    batcher: MicroBatcher[Any] = MicroBatcher(predict)
+
+    async def run() -> list[Any]:
+        first = asyncio.ensure_future(batcher.submit([0]))  # occupies the model while the others queue up
+        await asyncio.sleep(0.05)
+        rest = [asyncio.ensure_future(batcher.submit(rows)) for rows in ([1], ["bad"], [2, 3])]
+        await asyncio.sleep(0.05)
+        release.set()
+        return await asyncio.gather(first, *rest, return_exceptions=True)
+
+    results = asyncio.run(run())
+    batcher.close()
+    assert ([0], None) == results[0] and ([1], None) == results[1] and ([2, 3], None) == results[3]
+    assert isinstance(results[2], ValueError)
+    assert 4 == calls[1]  # the three queued requests did share one call first
