@@ -21,6 +21,13 @@ _ID_LIKE_SHARE = 0.5
 _ID_LIKE_MIN_DISTINCT = 50
 
 
+# Numbers beyond this are refused: no real feature needs them, and near float64's end they overflow once scaled
+# (which fails the model) or skew the drift statistics computed from the logged rows.
+MAX_MAGNITUDE = 1e18
+# Longer category values are refused: no real category needs them, and each is stored with every logged row.
+MAX_CATEGORY_LENGTH = 200
+
+
 @dataclass(frozen=True)
 class FeatureSchema:
     """Ordered numeric and categorical feature names, plus the target and the classes a classifier predicts."""
@@ -115,6 +122,14 @@ class FeatureSchema:
             infinite = np.isinf(values)
             if infinite.any():
                 raise InvalidInput(name, "expected finite numbers, got infinity", row=int(np.argmax(infinite)))
+            huge = np.abs(np.nan_to_num(values)) > MAX_MAGNITUDE
+            if huge.any():
+                raise InvalidInput(name, f"numbers must be within ±{MAX_MAGNITUDE:g}", row=int(np.argmax(huge)))
+        for name in self.categorical:
+            lengths = frame[name].astype("string").str.len().fillna(0).to_numpy()
+            if len(lengths) and lengths.max() > MAX_CATEGORY_LENGTH:
+                row = int(np.argmax(lengths > MAX_CATEGORY_LENGTH))
+                raise InvalidInput(name, f"values must be at most {MAX_CATEGORY_LENGTH} characters", row=row)
         return self.coerce(frame)
 
 

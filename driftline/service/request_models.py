@@ -11,12 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
-from driftline.core.schema import FeatureSchema
-
-_MAX_CATEGORY_LENGTH = 200
-# Numbers beyond this are refused: no real feature needs them, and near float64's end they overflow once scaled
-# (which fails the model) or skew the drift statistics computed from the logged rows.
-MAX_MAGNITUDE = 1e18
+from driftline.core.schema import MAX_CATEGORY_LENGTH, MAX_MAGNITUDE, FeatureSchema
 
 
 def row_model(schema: FeatureSchema) -> type[BaseModel]:
@@ -38,7 +33,7 @@ def row_model(schema: FeatureSchema) -> type[BaseModel]:
     for name in schema.categorical:
         fields[name] = (
             str | None,
-            Field(..., max_length=_MAX_CATEGORY_LENGTH, description=f"categorical feature {name}; null when missing"),
+            Field(..., max_length=MAX_CATEGORY_LENGTH, description=f"categorical feature {name}; null when missing"),
         )
     return create_model(
         "FeatureRow",

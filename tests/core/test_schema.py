@@ -77,6 +77,16 @@ def test_uploaded_tables_are_checked_column_by_column(schema: FeatureSchema) -> 
         schema.check_frame(pd.DataFrame({"income": [np.inf], "age": [1], "purpose": ["a"]}))
 
 
+def test_uploaded_tables_have_the_same_bounds_as_json_rows(schema: FeatureSchema) -> None:
+    """Numbers beyond ±1e18 and category values over 200 characters are refused with their row; the bounds pass."""
+    edge = pd.DataFrame({"income": [1e18, -1e18, np.nan], "age": [1, 2, 3], "purpose": ["x" * 200, None, "a"]})
+    assert 3 == len(schema.check_frame(edge))
+    with pytest.raises(InvalidInput, match=r"row 2, field 'income': numbers must be within ±1e\+18"):
+        schema.check_frame(edge.assign(income=[1.0, 2.0, -1e300]))
+    with pytest.raises(InvalidInput, match="row 1, field 'purpose': values must be at most 200 characters"):
+        schema.check_frame(edge.assign(purpose=["a", "y" * 201, None]))
+
+
 def test_schema_round_trips_through_json_types(schema: FeatureSchema) -> None:
     """What the store keeps is what comes back."""
     with_classes = schema.with_classes([np.int64(0), np.int64(1)])

@@ -149,7 +149,13 @@ HOSTILE: list[tuple[str, Send, int, str]] = [
         "huge number in a CSV",
         upload("t.csv", table(debt_ratio=1e308).to_csv(index=False).encode()),
         400,
-        "cannot predict",
+        "field 'debt_ratio': numbers must be within ±1e+18",
+    ),
+    (
+        "long category in a CSV",
+        upload("t.csv", table(purpose="p" * 5000).to_csv(index=False).encode()),
+        400,
+        "field 'purpose': values must be at most 200 characters",
     ),
     ("latin-1 JSON lines", upload("t.jsonl", '{"purpose": "caf\xe9"}\n'.encode("latin-1")), 400, "upload"),
 ]
