@@ -30,6 +30,7 @@ from typing import Any
 
 import httpx
 import pandas as pd
+import psutil
 import sqlalchemy as sa
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -41,6 +42,34 @@ from driftline.core.settings import DEFAULT_CONFIG  # noqa: E402
 from driftline.core.store import feedback, predictions  # noqa: E402
 from driftline.retrain import train  # noqa: E402
 from tests.factories import free_port  # noqa: E402
+
+MIB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Sample:
+    """Memory of one process tree at one moment, in MiB."""
+
+    pss: float
+    rss: float
+    pids: tuple[int, ...]
+
+
+def tree_memory(root_pid: int) -> Sample:
+    """PSS and RSS summed over a process and all its descendants (processes that end meanwhile are skipped)."""
+    root = psutil.Process(root_pid)
+    pss = rss = 0
+    pids = []
+    for process in [root, *root.children(recursive=True)]:
+        try:
+            info = process.memory_full_info()
+        except psutil.NoSuchProcess:
+            continue
+        pss += info.pss
+        rss += info.rss
+        pids.append(process.pid)
+    return Sample(pss / MIB, rss / MIB, tuple(sorted(pids)))
+
 
 TRAFFIC_SCRIPT = ROOT / "bench" / "traffic.lua"
 POOL_ROWS = 5000
@@ -248,6 +277,7 @@ def main() -> int:
     store = Store(setup.env["DRIFTLINE_STORE__URL"])
     with service_and_monitor(setup) as stack:
         checks_before = check_counts(stack.monitor_url)
+        memory_before = tree_memory(stack.service.pid)
         progress(f"wrk: {args.connections} connections for {args.seconds} s; `driftline promote {new_version}` at 1/3")
         load_started = time.time()
         wrk = start_wrk(stack.url, rows_file, out, seconds=args.seconds, connections=args.connections)
@@ -261,6 +291,7 @@ def main() -> int:
         result = finish_wrk(wrk, timeout=args.seconds + 120)
         result["wrk_cpu_seconds"] = children_cpu_seconds() - cpu_before
         checks_after = check_counts(stack.monitor_url)
+        memory_after = tree_memory(stack.service.pid)
         answered = answered_ids(out)
         logged, settle_seconds = wait_until_logged(store, answered)
         dropped = dropped_records(stack.url)
@@ -270,6 +301,8 @@ def main() -> int:
     print(f"\n| {args.connections} connections, {result['duration_us'] / 1e6:.1f} s | value |\n|---|---:|")
     for name, value in summary_rows(result, counts, settle_seconds, dropped, checks_before, checks_after):
         print(f"| {name} | {value} |")
+    print(f"| service PSS before / after the run (MiB) | {memory_before.pss:.0f} / {memory_after.pss:.0f} |")
+    print(f"| production pointer moved at | +{moved_at - load_started:.1f} s |")
     print(
         f"| `driftline promote {new_version}` wall time (a new Python process on the loaded machine) | "
         f"{promote_seconds:.2f} s |"

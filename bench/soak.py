@@ -17,15 +17,13 @@ import argparse
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
-
-import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.load import (  # noqa: E402
+    Sample,
     answered_ids,
     check_counts,
     compare_with_log,
@@ -33,39 +31,14 @@ from bench.load import (  # noqa: E402
     prepare_stack,
     service_and_monitor,
     start_wrk,
+    tree_memory,
     wait_until_logged,
     write_row_pool,
 )
 from bench.serving import progress  # noqa: E402
 from driftline.core import Store  # noqa: E402
 
-MIB = 1024 * 1024
 TARGET_GROWTH = 0.10
-
-
-@dataclass(frozen=True)
-class Sample:
-    """Memory of one process tree at one moment, in MiB."""
-
-    pss: float
-    rss: float
-    pids: tuple[int, ...]
-
-
-def tree_memory(root_pid: int) -> Sample:
-    """PSS and RSS summed over a process and all its descendants (processes that end meanwhile are skipped)."""
-    root = psutil.Process(root_pid)
-    pss = rss = 0
-    pids = []
-    for process in [root, *root.children(recursive=True)]:
-        try:
-            info = process.memory_full_info()
-        except psutil.NoSuchProcess:
-            continue
-        pss += info.pss
-        rss += info.rss
-        pids.append(process.pid)
-    return Sample(pss / MIB, rss / MIB, tuple(sorted(pids)))
 
 
 def growth(start: float, end: float) -> float:
