@@ -7,7 +7,7 @@ request_ids the service returned. A third of the way in, `driftline promote 2` m
 production, so both workers swap models under load. Afterwards every request_id wrk received must be in the
 prediction log, with the version its response named. The monitor's retraining is switched off (it would promote
 versions by itself); its drift checks run as usual, at full priority here (`--monitor-niceness`, 0): at the default
-niceness of 10, requests that saturate both cores starve the checks and none completes during the run.
+niceness of 10, requests that saturate both cores starve the checks (in a 20 s run, none completed).
 
 Exit code 1 when a target fails: a non-2xx response, a socket error, an answered request_id missing from the log,
 or version 2 never served. Usage: `make load` (or `python bench/load.py --seconds 20` while developing).
