@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
 
-.PHONY: install system-deps up demo test test-fast lint bench clean
+.PHONY: install system-deps up demo test test-fast lint bench load soak clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,14 @@ bench: install system-deps
 	$(PY) bench/serving.py
 	$(PY) bench/drift.py
 	$(PY) bench/monitor_impact.py
+
+## load: 60 s of mixed /predict and /feedback at 32 connections, monitor checking, a promotion under load; nothing lost
+load: install system-deps
+	$(PY) bench/load.py
+
+## soak: 10 minutes at about 50 requests/s after a warm-up minute; memory of service and monitor must stay flat
+soak: install system-deps
+	$(PY) bench/soak.py
 
 clean:
 	rm -rf $(VENV) .driftline .pytest_cache .mypy_cache .ruff_cache

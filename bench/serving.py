@@ -39,7 +39,7 @@ def progress(message: str) -> None:
 
 
 @contextmanager
-def running(command: list[str], env: dict[str, str], url: str, ready_path: str) -> Iterator[None]:
+def running(command: list[str], env: dict[str, str], url: str, ready_path: str) -> Iterator[subprocess.Popen[bytes]]:
     process = subprocess.Popen(
         command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True, cwd=ROOT
     )
@@ -53,7 +53,7 @@ def running(command: list[str], env: dict[str, str], url: str, ready_path: str) 
                 time.sleep(0.3)
         else:
             raise RuntimeError(f"{command[0]} did not start")
-        yield
+        yield process
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=60)
