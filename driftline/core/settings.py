@@ -301,6 +301,8 @@ class ServingSettings(_Section):
     """Longest a record waits before being written."""
     log_retry_seconds: float = Field(default=2.0, ge=0.0, le=300.0)
     """A batch the store refuses is tried again (doubling pauses) for this long before it is dropped and counted."""
+    request_timeout_seconds: float = Field(default=300.0, gt=0.0)
+    """A request whose answer has not started after this long gets 504 (large batch uploads need minutes)."""
     access_log: bool = False
     """Log one line per HTTP request (BentoML's access log)."""
     micro_batch_rows: int = Field(default=256, gt=0)

@@ -27,6 +27,7 @@ from driftline.core.schema import FeatureSchema
 from driftline.core.settings import load_settings
 from driftline.core.store import Store
 from driftline.service.admin import AdminAPI
+from driftline.service.deadline import take_over_bentoml_timeout
 from driftline.service.errors import error_response, json_error
 from driftline.service.guard import RequestGuard
 from driftline.service.metrics import ServiceMetrics
@@ -76,7 +77,8 @@ FeedbackItems = Annotated[
 @bentoml.service(
     name="driftline",
     workers=SETTINGS.serving.workers,
-    traffic={"timeout": 300},
+    # enforced by RequestDeadline in place of BentoML's own timeout middleware (see service/deadline.py)
+    traffic={"timeout": SETTINGS.serving.request_timeout_seconds},
     # structured logs stay quiet by default: one access-log line per prediction request would dominate them
     logging={"access": {"enabled": SETTINGS.serving.access_log}},
     metrics={"enabled": True, "namespace": "bentoml_service"},
@@ -169,6 +171,7 @@ UPLOAD_PATHS = ("/predict_batch",)
 ADMIN = AdminAPI(SETTINGS.serving.admin_token, lambda: _WORKER_RUNTIME[0].registry if _WORKER_RUNTIME else None)
 
 # bentoml.service returns a Service wrapper whose type stubs do not show these methods
+take_over_bentoml_timeout()
 Driftline.mount_asgi_app(  # type: ignore[attr-defined]
     Starlette(routes=[Route("/model", _get_model, methods=["GET"]), *ADMIN.routes()]), path="/"
 )

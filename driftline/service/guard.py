@@ -108,7 +108,7 @@ class RequestGuard:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
         declared = headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
-            await _send_json(
+            await send_json(
                 send, 413, {"error": f"request body is {int(declared):,} bytes, over the limit of {limit:,}"}
             )
             return
@@ -126,7 +126,7 @@ class RequestGuard:
                 return
             boundary = _boundary(headers.get("content-type", ""))
             if not boundary:
-                await _send_json(send, 400, {"error": "multipart upload without a boundary in its content type"})
+                await send_json(send, 400, {"error": "multipart upload without a boundary in its content type"})
                 return
             framing = MultipartParser(boundary, callbacks={})
         refusal: list[tuple[int, str]] = []
@@ -137,7 +137,7 @@ class RequestGuard:
             if not refusal:  # the app failing on a body we cut short is expected; anything else is not ours
                 raise
         if refusal and not answered:  # the app gave up on the cut body without answering
-            await _send_json(send, refusal[0][0], {"error": refusal[0][1]})
+            await send_json(send, refusal[0][0], {"error": refusal[0][1]})
 
     async def _json_request(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
         chunks: list[bytes] = []
@@ -149,24 +149,24 @@ class RequestGuard:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > limit:
-                await _send_json(send, 413, {"error": f"request body is over the limit of {limit:,} bytes"})
+                await send_json(send, 413, {"error": f"request body is over the limit of {limit:,} bytes"})
                 return
             chunks.append(chunk)
             if not message.get("more_body", False):
                 break
         body = b"".join(chunks)
         if not body.strip():
-            await _send_json(send, 400, {"error": "request body is empty; send JSON rows"})
+            await send_json(send, 400, {"error": "request body is empty; send JSON rows"})
             return
         try:
             too_deep = nesting_exceeds(json.loads(body), MAX_JSON_DEPTH)
         except RecursionError:
             too_deep = True
         except (ValueError, UnicodeDecodeError) as exc:
-            await _send_json(send, 400, {"error": f"malformed JSON: {exc}"})
+            await send_json(send, 400, {"error": f"malformed JSON: {exc}"})
             return
         if too_deep:
-            await _send_json(send, 400, {"error": f"JSON is nested more than {MAX_JSON_DEPTH} levels deep"})
+            await send_json(send, 400, {"error": f"JSON is nested more than {MAX_JSON_DEPTH} levels deep"})
             return
         sent = False
 
@@ -230,7 +230,7 @@ def _clarifying(send: Send, refusal: list[tuple[int, str]] | None = None, answer
         if refusal:
             if message["type"] == "http.response.start":
                 status, error = refusal[0]
-                await _send_json(send, status, {"error": error})
+                await send_json(send, status, {"error": error})
                 if answered is not None:
                     answered.append(True)
             return
@@ -260,10 +260,10 @@ def _clarifying(send: Send, refusal: list[tuple[int, str]] | None = None, answer
 
 async def _unsupported(send: Send, path: str, content_type: str, wanted: str) -> None:
     message = f"content type {shorten(content_type or '(empty)')!r} is not accepted by {path}; send {wanted}"
-    await _send_json(send, 415, {"error": message})
+    await send_json(send, 415, {"error": message})
 
 
-async def _send_json(send: Send, status: int, body: dict[str, Any]) -> None:
+async def send_json(send: Send, status: int, body: dict[str, Any]) -> None:
     raw = json.dumps(body).encode()
     await send(
         {
