@@ -19,7 +19,7 @@ from driftline.cli.monitor import build_loop, run_monitor
 from driftline.cli.prometheus import start_prometheus
 from driftline.cli.replay import replay as replay_rows
 from driftline.cli.replay import timeline
-from driftline.cli.serve import start_service
+from driftline.cli.serve import exec_service, start_service
 from driftline.core import DataError, DriftlineError, Registry, Settings, Store, load_dataset, load_settings
 from driftline.core.settings import config_path
 from driftline.retrain import retrain, train
@@ -43,30 +43,14 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
 def _run_service(args: argparse.Namespace, settings: Settings) -> int:
     registry = _registry(settings)
     registry.production()  # fail here, clearly, rather than inside the server
-    process = start_service(settings, config_path(args.config), port=args.port, host=args.host)
     print(
         f"serving on http://{args.host}:{args.port}  (POST /predict, /predict_batch, /feedback; GET /model, "
         "/metrics, /docs)",
         file=sys.stderr,
         flush=True,
     )
-    return _wait(process)
-
-
-def _wait(process: subprocess.Popen[bytes]) -> int:
-    def forward(signum: int, _frame: object) -> None:
-        process.send_signal(signum)
-
-    signal.signal(signal.SIGTERM, forward)
-    try:
-        return process.wait()
-    except KeyboardInterrupt:
-        process.send_signal(signal.SIGINT)
-        try:
-            return process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            return process.wait()
+    registry.store.dispose()
+    exec_service(settings, config_path(args.config), port=args.port, host=args.host)
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:

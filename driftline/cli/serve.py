@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 from driftline.core.settings import CONFIG_ENV, Settings
 
@@ -27,6 +28,14 @@ def serve_command(port: int, host: str) -> list[str]:
     bentoml = Path(sys.executable).with_name("bentoml")
     program = [str(bentoml)] if bentoml.exists() else [sys.executable, "-m", "bentoml"]
     return [*program, "serve", SERVICE, "--port", str(port), "--host", host]
+
+
+def exec_service(settings: Settings, config: Path, *, port: int, host: str) -> NoReturn:
+    """Become `bentoml serve`: signals reach it directly, and no idle parent process holds memory."""
+    command = serve_command(port, host)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execve(command[0], command, service_env(settings, config))
 
 
 def start_service(settings: Settings, config: Path, *, port: int, host: str) -> subprocess.Popen[bytes]:
