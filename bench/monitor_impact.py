@@ -47,6 +47,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=15)
     parser.add_argument("--delay-ms", type=int, default=40)
     parser.add_argument("--rounds", type=int, default=2, help="off/on pairs per load")
+    parser.add_argument("--load", choices=["both", "saturating", "paced"], default="both")
     args = parser.parse_args()
     setup = prepare(
         "driftline-monitor-bench-",
@@ -61,6 +62,8 @@ def main() -> None:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     loads = {"saturating": 0, f"paced ({args.delay_ms} ms between requests)": args.delay_ms}
+    if args.load != "both":
+        loads = {name: delay for name, delay in loads.items() if name.startswith(args.load)}
     results: list[tuple[str, str, dict[str, float]]] = []
     with running([sys.executable, "-m", "driftline.cli", "serve", "--port", str(port)], env, url, "/readyz"):
         wrk(f"{url}/predict", body, 16, 5)  # warm-up, and rows for the monitor's window

@@ -29,13 +29,17 @@ def monitor_status(loop: MonitorLoop) -> dict[str, Any]:
 
 
 def lower_priority(niceness: int) -> None:
-    """Lower this process's CPU priority; alone in its session, lower its scheduler autogroup's too.
+    """Lower this process's CPU priority (niceness and the idle scheduling class, both inherited by the threads
+    started later); alone in its session, lower its scheduler autogroup's too.
 
     Linux groups the processes of a session for scheduling, and niceness only orders processes within a group: a
     monitor started in a session of its own (a terminal, a service manager) competes group against group unless
     the group itself is lowered.
     """
     os.nice(niceness)
+    # the idle scheduling class on top: a request waking on the core a check is using takes it at once
+    with contextlib.suppress(OSError, AttributeError):
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
     if os.getsid(0) == os.getpid():
         with contextlib.suppress(OSError):
             Path("/proc/self/autogroup").write_text(str(niceness))
