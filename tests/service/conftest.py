@@ -63,6 +63,16 @@ def stop_server(process: subprocess.Popen[bytes]) -> None:
             process.wait()
 
 
+def settled_count(served: Served) -> int:
+    """The logged row count once queued records have been written."""
+    previous = -1
+    current = served.registry.store.count_predictions()
+    while current != previous:
+        time.sleep(0.4)
+        previous, current = current, served.registry.store.count_predictions()
+    return current
+
+
 def serve_trained(folder: Path, **overrides: object) -> Iterator[Served]:
     data = folder / "loans.csv"
     make_loans(2000).to_csv(data, index=False)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import json
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ import psutil
 import pytest
 
 from tests.factories import CATEGORICAL, NUMERIC, feature_row, make_loans
-from tests.service.conftest import Served, serve_trained
+from tests.service.conftest import Served, serve_trained, settled_count
 
 pytestmark = pytest.mark.integration
 
@@ -37,16 +36,6 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
 
 def good_row() -> dict[str, Any]:
     return feature_row(make_loans(3, seed=4), 0)
-
-
-def settled_count(served: Served) -> int:
-    """The logged row count once queued records have been written."""
-    previous = -1
-    current = served.registry.store.count_predictions()
-    while current != previous:
-        time.sleep(0.4)
-        previous, current = current, served.registry.store.count_predictions()
-    return current
 
 
 def table(**changes: Any) -> pd.DataFrame:

@@ -15,7 +15,7 @@ import pytest
 
 from driftline.retrain import train
 from tests.factories import CATEGORICAL, NUMERIC, feature_row, make_loans
-from tests.service.conftest import Served, serve_trained, stop_server
+from tests.service.conftest import Served, serve_trained, settled_count, stop_server
 
 pytestmark = pytest.mark.integration
 
@@ -80,16 +80,6 @@ BAD_BODIES: list[tuple[str, Callable[[dict[str, Any]], bytes], int, str]] = [
     ("huge body", lambda good: b"[" + b" " * 9_000_000 + b"]", 413, "over the limit"),
     ("deep nesting", lambda good: b"[" * 50 + b"]" * 50, 400, "nested more than 16 levels"),
 ]
-
-
-def settled_count(served: Served) -> int:
-    """The logged row count once queued records have been written."""
-    previous = -1
-    current = served.registry.store.count_predictions()
-    while current != previous:
-        time.sleep(0.4)
-        previous, current = current, served.registry.store.count_predictions()
-    return current
 
 
 @pytest.mark.parametrize(("case", "body", "status", "message"), BAD_BODIES, ids=[c[0] for c in BAD_BODIES])
