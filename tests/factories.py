@@ -76,6 +76,17 @@ def write_config(folder: Path, data_path: Path, **overrides: Any) -> Path:
     return path
 
 
+def wait_for(what: str, probe: Any, seconds: float, every: float = 0.2) -> Any:
+    """Poll `probe` until it returns something truthy; fail naming `what` after `seconds`."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = probe()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError(f"timed out after {seconds:.0f} s waiting for {what}")
+
+
 def free_port() -> int:
     with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
         sock.bind(("127.0.0.1", 0))

@@ -28,21 +28,11 @@ from driftline.cli.prometheus import local_config
 from driftline.core import Registry, Store, load_dataset, load_settings
 from driftline.core.settings import DEFAULT_CONFIG
 from driftline.retrain import train
-from tests.factories import free_port
+from tests.factories import free_port, wait_for
 from tests.service.conftest import stop_server, wait_ready
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def wait_for(what: str, probe: Any, seconds: float) -> Any:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = probe()
-        if value:
-            return value
-        time.sleep(0.5)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def start(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:

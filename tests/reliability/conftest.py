@@ -10,7 +10,6 @@ import shutil
 import signal
 import sqlite3
 import subprocess
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,20 +26,8 @@ from driftline.core import Registry, Settings, Store, load_settings
 from driftline.core.settings import CONFIG_ENV
 from driftline.core.store import predictions
 from driftline.retrain import train
-from tests.factories import free_port, make_loans, write_config
+from tests.factories import free_port, make_loans, wait_for, write_config
 from tests.reliability.postgres import RestartablePostgres
-
-
-def wait_for(what: str, probe: Any, seconds: float, every: float = 0.2) -> Any:
-    """Poll `probe` until it returns something truthy; fail naming `what` after `seconds`."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = probe()
-        if value:
-            return value
-        time.sleep(every)
-    raise AssertionError(f"timed out after {seconds:.0f} s waiting for {what}")
-
 
 # the service ----------------------------------------------------------------------------------------------------
 

@@ -5,15 +5,13 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from driftline.core import Registry, Settings, UnknownVersion
 from driftline.retrain import TrainingOutcome
-from tests.factories import free_port, write_config
+from tests.factories import free_port, wait_for, write_config
 from tests.monitoring.conftest import log_predictions
 from tests.retrain.test_challenger import new_regime
 from tests.service.conftest import stop_server
@@ -52,16 +50,6 @@ def start_monitor(config_file: Path) -> subprocess.Popen[bytes]:
     )
 
 
-def wait_for(condition: Callable[[], Any], seconds: float, what: str) -> Any:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        found = condition()
-        if found:
-            return found
-        time.sleep(0.3)
-    raise AssertionError(f"timed out after {seconds} s waiting for {what}")
-
-
 def test_kill_9_mid_retrain_changes_nothing_and_the_next_run_works(
     tmp_path: Path, loans_csv: Path, settings: Settings, registry: Registry, trained: TrainingOutcome
 ) -> None:
@@ -73,9 +61,9 @@ def test_kill_9_mid_retrain_changes_nothing_and_the_next_run_works(
     monitor = start_monitor(slow_config)
     try:
         running = wait_for(
+            "a drift-triggered retrain to start",
             lambda: [r for r in registry.store.list_runs() if r["status"] == "running" and r["trigger"] == "drift"],
             90,
-            "a drift-triggered retrain to start",
         )
         time.sleep(2.0)  # well inside the search
         assert None is monitor.poll(), "the monitor ended before it could be killed"
@@ -94,7 +82,7 @@ def test_kill_9_mid_retrain_changes_nothing_and_the_next_run_works(
     quick_config = write_config(tmp_path, loans_csv)
     monitor = start_monitor(quick_config)
     try:
-        wait_for(lambda: registry.store.production_version() == 2, 120, "the next retrain to promote version 2")
+        wait_for("the next retrain to promote version 2", lambda: registry.store.production_version() == 2, 120)
     finally:
         stop_server(monitor)
     runs = {r["id"]: r for r in registry.store.list_runs()}
