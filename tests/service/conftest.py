@@ -28,15 +28,16 @@ class Served:
     process: subprocess.Popen[bytes]
 
 
-def start_server(config: Path, port: int) -> subprocess.Popen[bytes]:
+def start_server(config: Path, port: int, log: Path | None = None) -> subprocess.Popen[bytes]:
+    """`driftline serve`; with `log`, everything it prints (BentoML sends worker logs to stdout) goes there."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("DRIFTLINE_")}
-    return subprocess.Popen(
-        [sys.executable, "-m", "driftline.cli", "serve", "--config", str(config), "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
+    command = [sys.executable, "-m", "driftline.cli", "serve", "--config", str(config), "--port", str(port)]
+    if log is None:
+        return subprocess.Popen(
+            command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
+        )
+    with log.open("wb") as out:
+        return subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
 
 
 def wait_ready(url: str, process: subprocess.Popen[bytes], seconds: float = 90) -> None:
@@ -73,7 +74,7 @@ def settled_count(served: Served) -> int:
     return current
 
 
-def serve_trained(folder: Path, **overrides: object) -> Iterator[Served]:
+def serve_trained(folder: Path, log: Path | None = None, **overrides: object) -> Iterator[Served]:
     data = folder / "loans.csv"
     make_loans(2000).to_csv(data, index=False)
     config = write_config(folder, data, serving__workers=2, **overrides)
@@ -81,7 +82,7 @@ def serve_trained(folder: Path, **overrides: object) -> Iterator[Served]:
     registry = Registry(Store(settings.store.url), settings.store.model_dir)
     train(settings, registry, trigger="test")
     port = free_port()
-    process = start_server(config, port)
+    process = start_server(config, port, log)
     url = f"http://127.0.0.1:{port}"
     try:
         wait_ready(url, process)

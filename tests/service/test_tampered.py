@@ -4,60 +4,31 @@ is moved to it anyway the workers refuse the swap, keep serving the version they
 from __future__ import annotations
 
 import contextlib
-import os
 import re
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from driftline.core import Registry, Store, load_settings
 from driftline.core.registry import PIPELINE_FILE
 from driftline.retrain import train
-from tests.factories import feature_row, free_port, make_loans, write_config
-from tests.service.conftest import Served, stop_server, wait_ready
+from tests.factories import feature_row, make_loans
+from tests.service.conftest import serve_trained
 
 pytestmark = pytest.mark.integration
 
 TOKEN = "tamper-test-admin-token-0123456789"
 
 
-@contextlib.contextmanager
-def serving_with_logs(folder: Path, log: Path) -> Iterator[Served]:
-    """Like `serve_trained`, with the workers' log lines (BentoML sends them to stdout) kept in `log`."""
-    data = folder / "loans.csv"
-    make_loans(2000).to_csv(data, index=False)
-    config = write_config(folder, data, serving__workers=2, serving__admin_token=TOKEN)
-    settings = load_settings(config)
-    registry = Registry(Store(settings.store.url), settings.store.model_dir)
-    train(settings, registry, trigger="test")
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DRIFTLINE_")}
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "driftline.cli", "serve", "--config", str(config), "--port", str(port)],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            wait_ready(url, process)
-            yield Served(url, config, settings, registry, process)
-        finally:
-            stop_server(process)
-            registry.store.dispose()
+# `serve_trained` with the log file: the workers' "refused" lines are read from it
+serving_with_logs = contextlib.contextmanager(serve_trained)
 
 
 def test_a_tampered_version_is_refused_and_the_current_one_keeps_serving(tmp_path: Path) -> None:
     """Admin promotion answers 409 naming version and file; a pointer moved anyway changes no answer."""
     log = tmp_path / "serve.log"
-    with serving_with_logs(tmp_path, log) as served:
+    with serving_with_logs(tmp_path, log, serving__admin_token=TOKEN) as served:
         first = served.registry.production().version
         tampered = train(served.settings, served.registry, trigger="test").version.version
         pipeline = served.registry.model_dir / served.registry.get(tampered).artifact_dir / PIPELINE_FILE
