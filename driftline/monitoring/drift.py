@@ -1,11 +1,16 @@
 """Drift of a live window against a model version's reference, computed with Evidently.
 
-All Evidently objects are composed in `compare` and reduced to `DriftResult` here: the snapshot's shape never leaves
-this package (the HTML report is written through `DriftResult.save_html`). Columns Evidently cannot handle (all
-missing, empty, or text in a numeric column, any of which aborts a whole report) are left out first and reported as
-insufficient data. Both frames are sampled down to `sample_rows`: on samples of a few thousand rows Evidently's
-"auto" choice uses distances (Wasserstein, Jensen-Shannon), whose size does not grow with traffic the way p-values
-shrink, so a same-distribution window does not raise drift however much traffic arrives.
+`compare` runs Evidently's drift test for each column, chosen the way its ValueDrift metric chooses it, and reduces
+the outcome to `DriftResult`. The HTML report is a separate step (`render`): an Evidently `Report` builds a Plotly
+figure for every column as it runs, which costs about thirty times the tests themselves, so a check keeps the
+compared samples (`Compared`) and the report is rendered from them only when someone opens it. Both give the same
+numbers: same samples, same tests.
+
+Columns Evidently cannot handle (all missing, empty, or text in a numeric column, any of which aborts a whole
+report) are left out first and reported as insufficient data. Both frames are sampled down to `sample_rows`: on
+samples of a few thousand rows Evidently's "auto" choice uses distances (Wasserstein, Jensen-Shannon), whose size
+does not grow with traffic the way p-values shrink, so a same-distribution window does not raise drift however much
+traffic arrives.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from driftline.core.schema import FeatureSchema
@@ -68,6 +74,18 @@ class FeatureDrift:
         }
 
 
+@dataclass(frozen=True)
+class Compared:
+    """What a comparison looked at: both samples (compared columns only) and the settings of its tests."""
+
+    reference: pd.DataFrame
+    current: pd.DataFrame
+    numeric: list[str]
+    categorical: list[str]
+    method: str | None
+    drift_share: float
+
+
 @dataclass
 class DriftResult:
     """Per-feature drift, the share of drifted features, and drift of the model's predictions."""
@@ -79,7 +97,7 @@ class DriftResult:
     prediction: FeatureDrift | None
     rows_current: int
     rows_reference: int
-    _snapshot: Any = field(default=None, repr=False)
+    _compared: Compared | None = field(default=None, repr=False)
 
     @property
     def dataset_drift(self) -> bool:
@@ -89,9 +107,15 @@ class DriftResult:
     def drifted_features(self) -> list[str]:
         return [f.feature for f in self.features if f.drifted]
 
+    @property
+    def compared(self) -> Compared:
+        if self._compared is None:
+            raise ValueError("this result does not keep its samples")
+        return self._compared
+
     def save_html(self, path: Path) -> None:
         """The Evidently report of this comparison as a standalone HTML page."""
-        self._snapshot.save_html(str(path))
+        render(self.compared, path)
 
 
 def usable_columns(
@@ -134,37 +158,17 @@ def compare(
     seed: int = 0,
 ) -> DriftResult:
     """Compare `current` with `reference` column by column (and the prediction column when both have it)."""
-    from evidently import DataDefinition, Dataset, Report
-    from evidently.metrics import ValueDrift
-    from evidently.presets import DataDriftPreset
-
     if current.empty:
         raise ValueError("the window has no rows")
     reference = _sample(reference, sample_rows, seed)
     current = _sample(current, sample_rows, seed)
     numeric, categorical, insufficient = usable_columns(reference, current, schema)
-    compare_prediction = (
-        PREDICTION in reference.columns and PREDICTION in current.columns and (current[PREDICTION].notna().any())
-    )
-    prediction_numeric = compare_prediction and pd.api.types.is_numeric_dtype(current[PREDICTION])
-    columns = numeric + categorical + ([PREDICTION] if compare_prediction else [])
-    definition = DataDefinition(
-        numerical_columns=numeric + ([PREDICTION] if prediction_numeric else []),
-        categorical_columns=categorical + ([PREDICTION] if compare_prediction and not prediction_numeric else []),
-    )
+    kinds = {name: "numeric" for name in numeric} | {name: "categorical" for name in categorical}
+    if PREDICTION in reference.columns and PREDICTION in current.columns and current[PREDICTION].notna().any():
+        kinds[PREDICTION] = "prediction"
     method = None if stat_test == "auto" else stat_test
-    # the preset renders the drift table of the HTML report; its per-column metrics are what is read back
-    metrics: list[Any] = []
-    if numeric or categorical:
-        metrics.append(DataDriftPreset(columns=numeric + categorical, drift_share=drift_share, method=method))
-    if compare_prediction:
-        metrics.append(ValueDrift(column=PREDICTION, method=method))
-    snapshot = Report(metrics, include_tests=True).run(
-        current_data=Dataset.from_pandas(current[columns], data_definition=definition),
-        reference_data=Dataset.from_pandas(reference[columns], data_definition=definition),
-    )
-    results = _read(snapshot.dict(), set(numeric))
-    features = [results[name] for name in numeric + categorical if name in results]
+    results = {name: _column_drift(name, kind, reference, current, method) for name, kind in kinds.items()}
+    features = [results[name] for name in numeric + categorical]
     share = sum(f.drifted for f in features) / len(features) if features else 0.0
     return DriftResult(
         features=features,
@@ -174,33 +178,57 @@ def compare(
         prediction=results.get(PREDICTION),
         rows_current=len(current),
         rows_reference=len(reference),
-        _snapshot=snapshot,
+        _compared=Compared(reference[list(kinds)], current[list(kinds)], numeric, categorical, method, drift_share),
     )
 
 
-def _read(raw: dict[str, Any], numeric: set[str]) -> dict[str, FeatureDrift]:
-    """Per-column score, test and threshold from the metrics; the drifted flag from the matching test."""
-    failed = {
-        test["metric_config"]["metric_id"]: test["status"] == "FAIL"
-        for test in raw.get("tests", [])
-        if test.get("id") == "drift"
-    }
-    out: dict[str, FeatureDrift] = {}
-    for metric in raw["metrics"]:
-        config = metric["config"]
-        if not config["type"].endswith(":ValueDrift"):
-            continue
-        name, test = config["column"], str(config.get("method"))
-        out[name] = FeatureDrift(
-            feature=name,
-            kind="numeric" if name in numeric else ("prediction" if name == PREDICTION else "categorical"),
-            test=test,
-            direction="distance" if test in DISTANCE_TESTS else "p_value",
-            score=float(metric["value"]),
-            threshold=float(config.get("threshold")),
-            drifted=failed.get(metric["id"], False),
-        )
-    return out
+def _column_drift(
+    name: str, kind: str, reference: pd.DataFrame, current: pd.DataFrame, method: str | None
+) -> FeatureDrift:
+    """Evidently's test for one column, chosen as its ValueDrift metric chooses it ("auto": by type and size)."""
+    from evidently.legacy.calculations.stattests.registry import get_stattest
+    from evidently.legacy.core import ColumnType
+
+    ref, cur = (frame[name].replace([np.inf, -np.inf], np.nan).dropna() for frame in (reference, current))
+    numeric = kind == "numeric" or (kind == "prediction" and pd.api.types.is_numeric_dtype(cur))
+    column_type = ColumnType.Numerical if numeric else ColumnType.Categorical
+    test = get_stattest(ref, cur, column_type, method)
+    outcome = test(ref, cur, column_type, None)
+    label = method or test.display_name
+    return FeatureDrift(
+        feature=name,
+        kind=kind,
+        test=label,
+        direction="distance" if label in DISTANCE_TESTS else "p_value",
+        score=float(outcome.drift_score),
+        threshold=float(outcome.actual_threshold),
+        drifted=bool(outcome.drifted),
+    )
+
+
+def render(compared: Compared, path: Path) -> None:
+    """Evidently's HTML report of a comparison (its drift table and one plot per column), as a standalone page."""
+    from evidently import DataDefinition, Dataset, Report
+    from evidently.metrics import ValueDrift
+    from evidently.presets import DataDriftPreset
+
+    features = compared.numeric + compared.categorical
+    prediction = PREDICTION in compared.current.columns
+    prediction_numeric = prediction and pd.api.types.is_numeric_dtype(compared.current[PREDICTION])
+    definition = DataDefinition(
+        numerical_columns=compared.numeric + ([PREDICTION] if prediction_numeric else []),
+        categorical_columns=compared.categorical + ([PREDICTION] if prediction and not prediction_numeric else []),
+    )
+    metrics: list[Any] = []
+    if features:
+        metrics.append(DataDriftPreset(columns=features, drift_share=compared.drift_share, method=compared.method))
+    if prediction:
+        metrics.append(ValueDrift(column=PREDICTION, method=compared.method))
+    snapshot = Report(metrics, include_tests=True).run(
+        current_data=Dataset.from_pandas(compared.current, data_definition=definition),
+        reference_data=Dataset.from_pandas(compared.reference, data_definition=definition),
+    )
+    snapshot.save_html(str(path))
 
 
 def _sample(frame: pd.DataFrame, rows: int, seed: int) -> pd.DataFrame:

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import html
+import logging
 from collections.abc import Callable
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from driftline.monitoring.metrics import MonitorMetrics
-from driftline.monitoring.reports import ReportArchive
+from driftline.monitoring.reports import ReportArchive, ReportError
+
+log = logging.getLogger(__name__)
 
 
 def monitor_app(
@@ -30,9 +33,9 @@ def monitor_app(
 
     async def reports(_: Request) -> HTMLResponse:
         items = []
-        for path in archive.list():
-            when = dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-            name = html.escape(path.name)
+        for found in archive.list():
+            when = archive.taken_at(found).strftime("%Y-%m-%d %H:%M:%S UTC")
+            name = html.escape(found)
             items.append(f'<li><a href="/reports/{name}">{name}</a> <small>{when}</small></li>')
         body = "".join(items) or "<li>no checks yet</li>"
         return HTMLResponse(
@@ -40,7 +43,12 @@ def monitor_app(
         )
 
     async def report(request: Request) -> Response:
-        path = archive.get(request.path_params["name"])
+        name = request.path_params["name"]
+        try:
+            path = await run_in_threadpool(archive.get, name)  # the first open renders it, off the event loop
+        except ReportError as exc:
+            log.error("drift report not rendered", extra={"error": str(exc)})
+            return JSONResponse({"error": str(exc)}, status_code=500)
         if path is None:
             return JSONResponse({"error": f"no report named {request.path_params['name']!r}"}, status_code=404)
         return FileResponse(path, media_type="text/html")

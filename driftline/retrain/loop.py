@@ -90,8 +90,8 @@ class MonitorLoop:
         if result.drift is not None:
             try:
                 self.archive.save(result.drift, result.model_version, result.checked_at)
-            except OSError as exc:
-                log.error("drift report not saved", extra={"error": str(exc)})
+            except Exception as exc:  # the check stands without its report
+                log.error("drift report not saved", extra={"error": f"{type(exc).__name__}: {exc}"})
         with self._lock:
             self._last = result
         summary = result.to_dict()

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -62,3 +64,38 @@ def test_a_configured_stat_test_is_used_for_every_column() -> None:
     assert {"psi"} == {f.test for f in result.features}
     assert {"distance"} == {f.direction for f in result.features}
     assert "income" in result.drifted_features
+
+
+@pytest.mark.parametrize(("rows", "stat_test"), [(800, "auto"), (20_000, "auto"), (3000, "psi")])
+def test_the_numbers_are_those_of_evidently_value_drift_metrics(rows: int, stat_test: str) -> None:
+    """compare() runs Evidently's tests without its report; a Report of ValueDrift metrics on the same samples
+    gives the same test, score, threshold and verdict for every column, the prediction included."""
+    from evidently import DataDefinition, Dataset, Report
+    from evidently.metrics import ValueDrift
+
+    result = compare(frame(rows, 11), frame(rows, 12, income_shift=20), SCHEMA, drift_share=0.3, stat_test=stat_test)
+    compared = result.compared
+    definition = DataDefinition(
+        numerical_columns=[*compared.numeric, "__prediction__"], categorical_columns=compared.categorical
+    )
+    columns = [*compared.numeric, *compared.categorical, "__prediction__"]
+    snapshot = Report([ValueDrift(column=c, method=compared.method) for c in columns], include_tests=True).run(
+        current_data=Dataset.from_pandas(compared.current, data_definition=definition),
+        reference_data=Dataset.from_pandas(compared.reference, data_definition=definition),
+    )
+    raw = snapshot.dict()
+    failed = {t["metric_config"]["metric_id"]: t["status"] == "FAIL" for t in raw["tests"]}
+    expected = {
+        m["config"]["column"]: (str(m["config"]["method"]), m["value"], m["config"]["threshold"], failed[m["id"]])
+        for m in raw["metrics"]
+    }
+    ours = {f.feature: (f.test, f.score, f.threshold, f.drifted) for f in [*result.features, result.prediction] if f}
+    assert expected == ours
+    assert any(drifted for *_, drifted in ours.values())
+
+
+def test_the_html_report_renders_from_the_kept_samples(tmp_path: Path) -> None:
+    result = compare(frame(900, 13), frame(900, 14, income_shift=30), SCHEMA, drift_share=0.3)
+    result.save_html(tmp_path / "report.html")
+    page = (tmp_path / "report.html").read_text()
+    assert all(name in page for name in SCHEMA.features)

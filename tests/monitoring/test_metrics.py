@@ -64,7 +64,7 @@ def test_the_http_surface_serves_metrics_reports_and_the_last_check(loop: Monito
     log_predictions(registry, make_loans(300, seed=23))
     for _ in range(3):
         loop.check_once()
-    names = [p.name for p in loop.archive.list()]
+    names = loop.archive.list()
     assert len(names) == 2 and names == sorted(names, reverse=True)
     listing = client.get("/reports/").text
     assert listing.index(names[0]) < listing.index(names[1])
@@ -73,3 +73,34 @@ def test_the_http_surface_serves_metrics_reports_and_the_last_check(loop: Monito
     assert client.get("/reports/..%2Fdriftline.yaml").status_code == 404
     assert "driftline_drift_share " in client.get("/metrics").text
     assert client.get("/checks/latest").json()["rows"] == 300
+
+
+def test_a_report_is_rendered_when_first_opened_and_then_served_from_disk(
+    loop: MonitorLoop, registry: Registry
+) -> None:
+    """A check stores its samples only; the first GET renders Evidently's page with the check's columns."""
+    client = TestClient(monitor_app(loop.metrics, loop.archive, loop.last_check))
+    log_predictions(registry, make_loans(300, seed=24, income_shift=40))
+    loop.check_once()
+    [name] = loop.archive.list()
+    assert not (loop.archive.folder / name).exists()  # nothing rendered during the check
+    page = client.get(f"/reports/{name}")
+    assert page.status_code == 200 and "income" in page.text and "debt_ratio" in page.text
+    rendered = loop.archive.folder / name
+    assert rendered.is_file() and [name] == loop.archive.list()
+    stamp = rendered.stat().st_mtime_ns
+    assert page.text == client.get(f"/reports/{name}").text and stamp == rendered.stat().st_mtime_ns
+
+
+def test_a_damaged_stored_comparison_is_a_500_naming_it_and_the_monitor_goes_on(
+    loop: MonitorLoop, registry: Registry
+) -> None:
+    client = TestClient(monitor_app(loop.metrics, loop.archive, loop.last_check))
+    log_predictions(registry, make_loans(300, seed=25))
+    loop.check_once()
+    [name] = loop.archive.list()
+    (loop.archive.folder / f"{name}.parquet").write_bytes(b"not parquet")
+    answer = client.get(f"/reports/{name}")
+    assert answer.status_code == 500 and name in answer.json()["error"]
+    assert loop.check_once() is not None and len(loop.archive.list()) == 2
+    assert client.get(f"/reports/{loop.archive.list()[0]}").status_code == 200
