@@ -107,6 +107,10 @@ feedback = sa.Table(
     sa.Column("received_at", sa.Float, nullable=False),
 )
 
+# a fixed scrambled order of prediction ids: multiplicative hashing by the golden ratio on 31 bits, which spreads
+# any run of ids evenly over the range; the product stays below 2^62, inside 64-bit integers in SQLite and PostgreSQL
+_SCRAMBLED = ((sa.cast(predictions.c.id, sa.BigInteger) % 2147483648) * 1327217885) % 2147483648
+
 
 def _new_id(result: sa.CursorResult[Any]) -> int:
     key = result.inserted_primary_key
@@ -394,14 +398,20 @@ class Store:
     ) -> list[dict[str, Any]]:
         """Up to `limit` rows of a window picked at random, with their label when one was sent (else None).
 
-        The random pick runs on ids alone (the (model_version, id) index), so only the picked rows' JSON is read.
+        The pick runs on ids alone (the (model_version, id) index), so only the picked rows' JSON is read. It is
+        random but repeatable: ids are ordered by a fixed hash, so checking the same window twice compares the same
+        rows, and a window that slides on keeps most of the sampled rows it still holds.
         """
         in_window = [predictions.c.model_version == version, predictions.c.id >= first, predictions.c.id <= last]
         source: sa.FromClause = predictions
         if labelled_only:
             source = predictions.join(feedback, feedback.c.request_id == predictions.c.request_id)
         picked = (
-            sa.select(predictions.c.id).select_from(source).where(*in_window).order_by(sa.func.random()).limit(limit)
+            sa.select(predictions.c.id)
+            .select_from(source)
+            .where(*in_window)
+            .order_by(_SCRAMBLED, predictions.c.id)
+            .limit(limit)
         ).subquery()
         query = (
             sa.select(

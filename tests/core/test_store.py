@@ -149,3 +149,33 @@ def test_a_lease_has_one_holder_until_it_expires(store_url: str) -> None:
     assert None is store.lease_holder("monitor", now=119.0)
     assert store.acquire_lease("monitor", "a", 10, now=119.0)
     store.dispose()
+
+
+def test_a_window_sample_is_repeatable_and_a_sliding_window_keeps_its_rows(store_url: str) -> None:
+    """The same window gives the same rows; a window moved on by 10 % keeps most of the sampled rows it still
+    holds; and the pick spreads over the whole window (not its first or last ids)."""
+    store = Store(store_url)
+    store.insert_predictions(
+        [
+            {
+                "request_id": f"r{i}",
+                "created_at": float(i),
+                "model_version": 1,
+                "features": {"x": i},
+                "output": {"prediction": 0},
+                "latency_ms": 1.0,
+            }
+            for i in range(3000)
+        ]
+    )
+    ids = sorted(row["id"] for row in store.recent_predictions(3000))
+
+    def sample(first: int, last: int) -> set[int]:
+        return {r["features"]["x"] for r in store.window_rows(version=1, first=first, last=last, limit=200)}
+
+    picked = sample(ids[0], ids[1999])
+    assert 200 == len(picked) and picked == sample(ids[0], ids[1999])
+    moved = sample(ids[200], ids[2199])
+    assert len(picked & moved) > 150
+    assert min(picked) < 200 and max(picked) > 1800 and 60 < sum(x < 1000 for x in picked) < 140
+    store.dispose()
