@@ -148,7 +148,9 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
     result = loop.checker.run()
     loop.metrics.publish(result)
     if result.drift is not None:
-        loop.archive.save(result.drift, result.model_version, result.checked_at)
+        # no monitor is there to render it when opened, so this one-off check writes its HTML report now
+        report = loop.archive.get(loop.archive.save(result.drift, result.model_version, result.checked_at))
+        print(f"report: {report}", file=sys.stderr)
     print(json.dumps(result.to_dict(), indent=2, default=str))
     return 1 if result.drifted else 0
 
