@@ -271,7 +271,7 @@ class RetrainSettings(_Section):
     """Share of those rows, the most recent, that champion and candidate are both evaluated on."""
     bootstrap_rounds: int = Field(default=200, ge=0)
     """Paired bootstrap rounds on the holdout; a candidate is promoted only if the lower bound of its gain (see
-    `confidence`) is above 0. 0 turns the check off (the point estimate and `min_gain` alone decide)."""
+    `confidence`) is above `min_gain`. 0 turns the check off (the point estimate and `min_gain` alone decide)."""
     confidence: float = Field(default=0.99, gt=0.5, lt=1.0)
     """One-sided confidence of that lower bound: 0.99 takes the 1st percentile of the bootstrap gains."""
     reference_fraction: float = Field(default=0.5, ge=0.0, lt=1.0)

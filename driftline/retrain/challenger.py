@@ -164,7 +164,7 @@ def _retrain(
             "confidence": settings.retrain.confidence,
             "rounds": settings.retrain.bootstrap_rounds,
         }
-        better = bool(low_gain > 0)
+        better = bool(low_gain > gain)  # confidently better by at least min_gain
     progress(f"holdout {metric}: candidate {candidate_metrics[metric]:.4f}, champion {champion_metrics[metric]:.4f}")
     evidence: dict[str, Any] = {
         "trigger": trigger,

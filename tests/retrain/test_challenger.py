@@ -59,6 +59,23 @@ def test_a_candidate_that_cannot_beat_the_champion_is_rejected(ready: Settings, 
     assert 1 == len(registry.store.promotion_history())
 
 
+@pytest.mark.parametrize(("min_gain", "outcome"), [(0.02, "rejected"), (0.005, "promoted")])
+def test_the_bootstrap_lower_bound_must_clear_min_gain(
+    ready: Settings, registry: Registry, monkeypatch: pytest.MonkeyPatch, min_gain: float, outcome: str
+) -> None:
+    """A clear point gain is not enough: the gain's lower bound (here set to 0.01) must be above min_gain too."""
+    from driftline.retrain import challenger
+
+    monkeypatch.setattr(challenger, "bootstrap_gain", lambda *args, **kwargs: (0.05, 0.01))
+    live = new_regime(1500, seed=44)
+    log_predictions(registry, live, labels=live["default"])
+    ready.retrain.min_gain = min_gain
+    decision = retrain(ready, registry, trigger="test")
+    gained = decision.evidence["candidate_metrics"]["roc_auc"] - decision.evidence["champion_metrics"]["roc_auc"]
+    assert (outcome, True) == (decision.outcome, gained > 0.1)
+    assert 0.01 == decision.evidence["bootstrap"]["gain_lower_bound"]
+
+
 def test_too_few_labels_fail_the_run_and_change_nothing(ready: Settings, registry: Registry) -> None:
     """The failure is recorded with its reason and returned, not raised."""
     live = make_loans(100, seed=43)
