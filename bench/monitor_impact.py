@@ -6,12 +6,16 @@ default 60 s, so every run overlaps checks. Measuring starts after the monitor's
 runs alternating (off, on, off, on) at 16 connections: saturating (every connection sends back to back, both cores
 busy) and paced (each connection waits `--delay-ms` between requests, so the CPU has idle time as a real service
 does). The table reports p50 and p99 and how many checks the monitor completed during the measured runs.
-Usage: `python bench/monitor_impact.py [--seconds 15] [--delay-ms 40] [--rounds 2]` (part of `make bench`).
+The store is a SQLite file unless `--store postgresql` (a throwaway local server).
+Usage: `python bench/monitor_impact.py [--seconds 15] [--delay-ms 40] [--rounds 2] [--load both|saturating|paced]
+[--store sqlite|postgresql]` (part of `make bench`).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import subprocess
 import sys
 import time
@@ -23,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.serving import prepare, running, wrk  # noqa: E402
-from tests.factories import free_port  # noqa: E402
+from tests.factories import free_port, postgres_server  # noqa: E402
 
 
 def wait_for_first_check(url: str, seconds: float = 120) -> None:
@@ -42,19 +46,35 @@ def checks_done(monitor_url: str) -> float:
     return sum(float(line.rsplit(" ", 1)[1]) for line in counted)
 
 
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time a process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=int, default=15)
     parser.add_argument("--delay-ms", type=int, default=40)
     parser.add_argument("--rounds", type=int, default=2, help="off/on pairs per load")
     parser.add_argument("--load", choices=["both", "saturating", "paced"], default="both")
+    parser.add_argument("--store", choices=["sqlite", "postgresql"], default="sqlite")
     args = parser.parse_args()
+    with contextlib.ExitStack() as stack:
+        store = {}
+        if args.store == "postgresql":
+            store["DRIFTLINE_STORE__URL"] = stack.enter_context(postgres_server())
+        measure(args, store)
+
+
+def measure(args: argparse.Namespace, store: dict[str, str]) -> None:
     setup = prepare(
         "driftline-monitor-bench-",
         {
             "DRIFTLINE_MONITORING__INTERVAL_SECONDS": "1",
             "DRIFTLINE_MONITORING__MIN_ROWS": "100",
             "DRIFTLINE_MONITORING__LEASE_SECONDS": "2",
+            **store,
         },
     )
     work, env, body = setup.work, setup.env, setup.body
@@ -72,22 +92,27 @@ def main() -> None:
                 name = "monitor checking every second" if with_monitor else "no monitor"
                 print(f"[bench] {load}: {name}", file=sys.stderr, flush=True)
                 if not with_monitor:
-                    results.append((load, name, {**wrk(f"{url}/predict", body, 16, args.seconds, delay), "checks": 0}))
+                    measured = wrk(f"{url}/predict", body, 16, args.seconds, delay)
+                    results.append((load, name, {**measured, "checks": 0, "cpu": 0.0}))
                     continue
                 monitor_port = free_port()
                 monitor_url = f"http://127.0.0.1:{monitor_port}"
                 command = [sys.executable, "-m", "driftline.cli", "monitor", "--port", str(monitor_port)]
-                with running(command, env, monitor_url, "/healthz"):
+                with running(command, env, monitor_url, "/healthz") as monitor:
                     wait_for_first_check(monitor_url)  # measure checking, not start-up
-                    before = checks_done(monitor_url)
+                    before, cpu = checks_done(monitor_url), cpu_seconds(monitor.pid)
                     measured = wrk(f"{url}/predict", body, 16, args.seconds, delay)
-                    results.append((load, name, {**measured, "checks": checks_done(monitor_url) - before}))
-    print(f"\n| load ({args.seconds} s per run, 16 connections) | setup | req/s | p50 ms | p99 ms | failed | checks |")
-    print("|---|---|---:|---:|---:|---:|---:|")
+                    cpu = cpu_seconds(monitor.pid) - cpu
+                    results.append((load, name, {**measured, "checks": checks_done(monitor_url) - before, "cpu": cpu}))
+    print(
+        f"\n| load ({args.seconds} s per run, 16 connections) | setup | req/s | p50 ms | p99 ms | failed | checks "
+        "| monitor CPU s |"
+    )
+    print("|---|---|---:|---:|---:|---:|---:|---:|")
     for load, name, r in results:
         print(
             f"| {load} | {name} | {r['rps']:.0f} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {r['failed']:.0f} "
-            f"| {r['checks']:.0f} |"
+            f"| {r['checks']:.0f} | {r['cpu']:.1f} |"
         )
 
     def mean(load: str, name: str, key: str) -> float:

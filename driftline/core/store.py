@@ -6,6 +6,7 @@ predictions and late labels. Promotion changes the pointer and writes its histor
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -394,9 +395,17 @@ class Store:
         return int(first), int(last), int(count)
 
     def window_rows(
-        self, *, version: int, first: int, last: int, limit: int, labelled_only: bool = False
+        self,
+        *,
+        version: int,
+        first: int,
+        last: int,
+        limit: int,
+        labelled_only: bool = False,
+        with_features: bool = True,
     ) -> list[dict[str, Any]]:
-        """Up to `limit` rows of a window picked at random, with their label when one was sent (else None).
+        """Up to `limit` rows of a window picked at random, with their label when one was sent (else None), and
+        without their features when `with_features` is False (decoding them is most of a read's cost).
 
         The pick runs on ids alone (the (model_version, id) index), so only the picked rows' JSON is read. It is
         random but repeatable: ids are ordered by a fixed hash, so checking the same window twice compares the same
@@ -413,13 +422,14 @@ class Store:
             .order_by(_SCRAMBLED, predictions.c.id)
             .limit(limit)
         ).subquery()
+        # JSON comes back as text and is decoded after the read: the read transaction (which in SQLite holds back
+        # the service's WAL checkpoints) lasts only as long as fetching the rows, even in a process at low priority
+        json_columns = [predictions.c.output, feedback.c.label] + ([predictions.c.features] if with_features else [])
         query = (
             sa.select(
                 predictions.c.request_id,
                 predictions.c.created_at,
-                predictions.c.features,
-                predictions.c.output,
-                feedback.c.label,
+                *(sa.cast(column, sa.Text).label(column.name) for column in json_columns),
             )
             .select_from(
                 predictions.join(picked, picked.c.id == predictions.c.id).outerjoin(
@@ -429,7 +439,16 @@ class Store:
             .order_by(predictions.c.id)
         )
         with self.engine.connect() as conn:
-            return [dict(row._mapping) for row in conn.execute(query)]
+            fetched = conn.execute(query).all()
+        names = [column.name for column in json_columns]
+        return [
+            {
+                "request_id": row[0],
+                "created_at": row[1],
+                **{name: None if text is None else json.loads(text) for name, text in zip(names, row[2:], strict=True)},
+            }
+            for row in fetched
+        ]
 
     def count_labelled(self, *, version: int, first: int, last: int) -> int:
         query = (

@@ -45,8 +45,12 @@ def prediction_value(output: dict[str, Any], schema: FeatureSchema) -> Any:
 
 
 def to_frame(records: list[dict[str, Any]], schema: FeatureSchema) -> pd.DataFrame:
-    features = pd.DataFrame.from_records([r["features"] for r in records], columns=list(schema.features))
-    frame = schema.coerce(features) if len(features) else features
+    """Features (missing when the records were read without them), prediction, label, output and arrival time."""
+    if records and "features" not in records[0]:
+        frame = pd.DataFrame(index=range(len(records)))
+    else:
+        features = pd.DataFrame.from_records([r["features"] for r in records], columns=list(schema.features))
+        frame = schema.coerce(features) if len(features) else features
     frame[PREDICTION] = [prediction_value(r["output"], schema) for r in records]
     frame[LABEL] = [r.get("label") for r in records]
     frame["__output__"] = [r["output"] for r in records]
@@ -72,8 +76,12 @@ def load_window(
         return LiveWindow(version, 0, 0, 0, 0, None, None, empty, empty)
     sample = to_frame(store.window_rows(version=version, first=first, last=last, limit=sample_rows), schema)
     labelled_count = store.count_labelled(version=version, first=first, last=last)
+    # the live metric needs outputs and labels only
     labelled = to_frame(
-        store.window_rows(version=version, first=first, last=last, limit=sample_rows, labelled_only=True), schema
+        store.window_rows(
+            version=version, first=first, last=last, limit=sample_rows, labelled_only=True, with_features=False
+        ),
+        schema,
     )
     created = sample["__created_at__"]
     return LiveWindow(

@@ -129,6 +129,11 @@ def test_windows_are_the_latest_rows_of_one_version_with_labels(store_url: str) 
     assert 2 == store.count_labelled(version=1, first=first, last=last)
     labelled = store.window_rows(version=1, first=first, last=last, limit=100, labelled_only=True)
     assert ["r75", "r78"] == [r["request_id"] for r in labelled]
+    bare = store.window_rows(version=1, first=first, last=last, limit=100, labelled_only=True, with_features=False)
+    assert [("r75", 1, {"prediction": 0}), ("r78", 0, {"prediction": 0})] == [
+        (r["request_id"], r["label"], r["output"]) for r in bare
+    ]
+    assert all("features" not in r for r in bare)
     assert 5 == len(store.window_rows(version=1, first=first, last=last, limit=5))
     assert 20 == store.window_ids(version=2, rows=1000)[2]
     assert 5 == store.window_ids(version=1, since=75.0)[2]
