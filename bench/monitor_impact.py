@@ -8,7 +8,7 @@ busy) and paced (each connection waits `--delay-ms` between requests, so the CPU
 does). The table reports p50 and p99 and how many checks the monitor completed during the measured runs.
 The store is a SQLite file unless `--store postgresql` (a throwaway local server).
 Usage: `python bench/monitor_impact.py [--seconds 15] [--delay-ms 40] [--rounds 2] [--load both|saturating|paced]
-[--store sqlite|postgresql]` (part of `make bench`).
+[--store sqlite|postgresql] [--set monitoring.niceness=0]` (part of `make bench`).
 """
 
 from __future__ import annotations
@@ -59,9 +59,19 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2, help="off/on pairs per load")
     parser.add_argument("--load", choices=["both", "saturating", "paced"], default="both")
     parser.add_argument("--store", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="a setting for the service and the monitor, e.g. monitoring.niceness=0 (repeatable)",
+    )
     args = parser.parse_args()
     with contextlib.ExitStack() as stack:
         store = {}
+        for setting in args.set:
+            key, _, value = setting.partition("=")
+            store["DRIFTLINE_" + key.upper().replace(".", "__")] = value
         if args.store == "postgresql":
             store["DRIFTLINE_STORE__URL"] = stack.enter_context(postgres_server())
         measure(args, store)
