@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
+import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -207,15 +210,24 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _who() -> dict[str, str]:
+    """Who changed production from the command line, for the promotion history."""
+    try:
+        user = getpass.getuser()
+    except (OSError, KeyError):  # no name for this uid (e.g. in a container)
+        user = str(os.getuid())
+    return {"who": "cli", "user": user, "host": socket.gethostname()}
+
+
 def cmd_promote(args: argparse.Namespace, settings: Settings) -> int:
     registry = _registry(settings)
-    registry.promote(args.version, kind="manual", reason=args.reason)
+    registry.promote(args.version, kind="manual", reason=args.reason, evidence=_who())
     print(f"version {args.version} is in production")
     return 0
 
 
 def cmd_rollback(args: argparse.Namespace, settings: Settings) -> int:
-    version = _registry(settings).rollback(args.reason)
+    version = _registry(settings).rollback(args.reason, evidence=_who())
     print(f"rolled back: version {version} is in production")
     return 0
 

@@ -31,7 +31,7 @@ def test_train_then_status_lists_the_version_run_and_promotion(
 
 
 def test_promote_and_rollback_are_recorded_as_manual(config_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """Promote v2 by hand, roll back to v1; the history says so and `status` prints it."""
+    """Promote v2 by hand, roll back to v1; the history says so, with who did it, and `status` prints it."""
     main(["train", "--config", str(config_file)])
     main(["train", "--config", str(config_file)])
     assert main(["promote", "2", "--config", str(config_file)]) == 0
@@ -41,6 +41,10 @@ def test_promote_and_rollback_are_recorded_as_manual(config_file: Path, capsys: 
     text = capsys.readouterr().out
     assert "production version: 1" in text
     assert "v1 -> v2  manual" in text and "v2 -> v1  rollback" in text
+    main(["status", "--config", str(config_file), "--json"])
+    changes = json.loads(capsys.readouterr().out)["promotions"][1:]
+    assert [("manual", "cli"), ("rollback", "cli")] == [(p["kind"], p["evidence"]["who"]) for p in changes]
+    assert all(p["evidence"]["user"] and p["evidence"]["host"] for p in changes)
 
 
 def test_errors_exit_2_with_one_clear_line(
