@@ -61,6 +61,14 @@ class UnknownRequestIds(DriftlineError):
         super().__init__(f"unknown request_id: {shown}{more}; nothing was recorded")
 
 
+class StoreUnavailable(DriftlineError):
+    """Raised when the store cannot be read or written right now; the caller may try again later."""
+
+    def __init__(self, doing: str, cause: BaseException) -> None:
+        detail = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
+        super().__init__(f"the store is unavailable ({detail[:200]}); {doing}")
+
+
 class NoProductionModel(DriftlineError):
     """Raised when something needs the production model and none has been promoted yet."""
 

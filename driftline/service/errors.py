@@ -19,6 +19,7 @@ from driftline.core.errors import (
     NoProductionModel,
     PayloadTooLarge,
     PromotionRefused,
+    StoreUnavailable,
     UnknownRequestIds,
     UnknownVersion,
 )
@@ -33,6 +34,7 @@ _STATUS: list[tuple[type[DriftlineError], HTTPStatus]] = [
     (PromotionRefused, HTTPStatus.CONFLICT),
     (NoProductionModel, HTTPStatus.SERVICE_UNAVAILABLE),
     (ArtifactIntegrityError, HTTPStatus.SERVICE_UNAVAILABLE),
+    (StoreUnavailable, HTTPStatus.SERVICE_UNAVAILABLE),
 ]
 
 

@@ -43,7 +43,7 @@ _STATUS_TEXT = {
     413: "The body is over the configured size limit",
     415: "The content type is not accepted by this endpoint",
     500: "Unexpected error",
-    503: "No usable production model",
+    503: "No usable production model, or the store is unavailable (try again later)",
 }
 
 

@@ -7,21 +7,23 @@ testable without a server.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import logging
 import math
 import os
 import secrets
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import sqlalchemy as sa
 from threadpoolctl import threadpool_limits
 
-from driftline.core.errors import DataError, InvalidInput, PayloadTooLarge, UnknownRequestIds
+from driftline.core.errors import DataError, InvalidInput, PayloadTooLarge, StoreUnavailable, UnknownRequestIds
 from driftline.core.model import LoadedModel
 from driftline.core.registry import Registry
 from driftline.core.settings import Settings
@@ -204,15 +206,18 @@ class ServingRuntime:
         labels: dict[str, Any] = {}
         for index, (request_id, label) in enumerate(items):
             labels[request_id] = self.check_label(label, index)
-        unknown = set(labels) - self.store.known_request_ids(labels)
-        # a prediction answered a moment ago may still be queued for writing in some worker
-        deadline = time.monotonic() + FEEDBACK_WAIT_SECONDS
-        while unknown and time.monotonic() < deadline:
-            await asyncio.sleep(0.25)
-            unknown -= self.store.known_request_ids(unknown)
-        if unknown:
-            raise UnknownRequestIds(unknown)
-        recorded = self.store.record_feedback(labels)
+        doing = "no label was recorded; send them again later"
+        # store calls run off the event loop: a store that does not answer must not stall this worker's predictions
+        with store_errors(doing):
+            unknown = set(labels) - await asyncio.to_thread(self.store.known_request_ids, labels)
+            # a prediction answered a moment ago may still be queued for writing in some worker
+            deadline = time.monotonic() + FEEDBACK_WAIT_SECONDS
+            while unknown and time.monotonic() < deadline:
+                await asyncio.sleep(0.25)
+                unknown -= await asyncio.to_thread(self.store.known_request_ids, unknown)
+            if unknown:
+                raise UnknownRequestIds(unknown)
+            recorded = await asyncio.to_thread(self.store.record_feedback, labels)
         return {"recorded": recorded}
 
     # the production model ------------------------------------------------------------------------------------
@@ -220,8 +225,9 @@ class ServingRuntime:
     def model_info(self) -> dict[str, Any]:
         """The served version, its training metrics, and when and why it was promoted."""
         model = self.model.current
-        version = self.registry.get(model.version)
-        promotion = self.store.current_promotion()
+        with store_errors("predictions are still served; ask for /model again later"):
+            version = self.registry.get(model.version)
+            promotion = self.store.current_promotion()
         details = version.details
         return {
             "model_version": model.version,
@@ -245,6 +251,15 @@ class ServingRuntime:
         if self.log is not None:
             self.log.close()
         self.store.dispose()
+
+
+@contextlib.contextmanager
+def store_errors(doing: str) -> Iterator[None]:
+    """Database errors as StoreUnavailable (503), saying what did not happen."""
+    try:
+        yield
+    except sa.exc.SQLAlchemyError as exc:
+        raise StoreUnavailable(doing, exc) from exc
 
 
 def unusable_values(model: LoadedModel, rows: Sequence[Mapping[str, Any]], error: ValueError) -> InvalidInput:

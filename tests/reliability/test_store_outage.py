@@ -1,4 +1,5 @@
 """The store goes away under traffic: predictions keep being answered, lost records are counted, logging resumes.
+Labels sent to /feedback meanwhile get a 503 that says nothing was recorded, and are recorded when sent again.
 
 Two real outages: the PostgreSQL server is shut down and started again on the same port and data, and the SQLite
 file is made to refuse writes. Each test accounts for every answered prediction: it is either a row of the
@@ -14,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.reliability.conftest import Service, sqlite_unwritable, wait_for
@@ -31,9 +33,12 @@ def ride_out_outage(service: Service, outage: Callable[[], contextlib.AbstractCo
     """Keep 4 clients calling through a healthy phase, the outage and the recovery; return what was measured."""
     with Load(service.url, threads=4, pause=0.01) as load:
         wait_for("answers before the outage", lambda: load.ok_since(0) >= 40, 30)
+        labelled = answered_ids(load.snapshot())[0]  # logged before the outage
         with outage():
             broken = time.monotonic()
             wait_for("records dropped during the outage", lambda: service.metric(DROPPED) > 0, 30)
+            feedback_during = httpx.post(f"{service.url}/feedback", json=[{"request_id": labelled, "label": 1}])
+            model_during = httpx.get(f"{service.url}/model")
             time.sleep(max(0.0, broken + OUTAGE_SECONDS - time.monotonic()))
         recovered = time.monotonic()
         settled = recovered + 2.0  # pooled connections reconnect and a write retried across the outage lands
@@ -43,6 +48,7 @@ def ride_out_outage(service: Service, outage: Callable[[], contextlib.AbstractCo
             return len(late) >= 40 and len(service.logged(late)) == len(late)
 
         wait_for("predictions answered after the recovery to be logged", logged_after_recovery, 40, every=0.5)
+        feedback_after = httpx.post(f"{service.url}/feedback", json=[{"request_id": labelled, "label": 1}])
     wait_for("the log queue to drain", lambda: service.metric("driftline_prediction_log_queue_depth") == 0, 20)
     time.sleep(1.0)
     outcomes = load.snapshot()
@@ -55,6 +61,9 @@ def ride_out_outage(service: Service, outage: Callable[[], contextlib.AbstractCo
         "lost": len(answered) - len(service.logged(answered)),
         "dropped": service.metric(DROPPED, reason="store write failed"),
         "log": service.log_text(),
+        "feedback_during": (feedback_during.status_code, feedback_during.json()),
+        "model_during": (model_during.status_code, model_during.json()),
+        "feedback_after": (feedback_after.status_code, feedback_after.json()),
     }
 
 
@@ -71,6 +80,10 @@ def assert_rode_it_out(measured: dict[str, Any]) -> None:
     assert measured["lost"] == sum(int(count) for count, _ in drops)
     assert "prediction store unavailable" in measured["log"]
     assert "prediction store available again" in measured["log"]
+    # a label sent during the outage gets a 503 saying nothing was recorded; sent again afterwards, it is
+    status, body = measured["feedback_during"]
+    assert 503 == status and "the store is unavailable" in body["error"] and "no label was recorded" in body["error"]
+    assert (200, {"recorded": 1}) == measured["feedback_after"]
     print(
         f"requests={len(measured['outcomes'])} failed=0 during_outage={len(measured['during'])} "
         f"max_latency_during={max(o.latency for o in measured['during']):.3f}s "
@@ -92,11 +105,16 @@ def test_postgresql_shut_down_and_restarted_under_traffic(
         finally:
             restartable_postgres.start()
 
-    assert_rode_it_out(ride_out_outage(service, down))
+    measured = ride_out_outage(service, down)
+    assert_rode_it_out(measured)
+    status, body = measured["model_during"]  # /model reads the store too
+    assert 503 == status and "the store is unavailable" in body["error"]
 
 
 def test_sqlite_file_unwritable_under_traffic(service_factory: Callable[..., Service]) -> None:
     """While the SQLite file refuses writes every request gets a 200, lost records are counted, logging resumes."""
     service = service_factory()
     database = Path(service.settings.store.url.removeprefix("sqlite:///"))
-    assert_rode_it_out(ride_out_outage(service, lambda: sqlite_unwritable(database)))
+    measured = ride_out_outage(service, lambda: sqlite_unwritable(database))
+    assert_rode_it_out(measured)
+    assert 200 == measured["model_during"][0]  # reads still work
