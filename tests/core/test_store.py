@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import pytest
 
 from driftline.core import PromotionRefused, Store, UnknownVersion
@@ -14,6 +17,21 @@ def add(store: Store, name: str = "m") -> int:
         schema={"numeric": []},
         details={"metrics": {"roc_auc": 0.7}},
     )
+
+
+def logged(count: int, version: Callable[[int], int] = lambda i: 1, prediction: int = 0) -> list[dict[str, Any]]:
+    """Prediction records r0, r1, … created at 0, 1, … with feature x = i."""
+    return [
+        {
+            "request_id": f"r{i}",
+            "created_at": float(i),
+            "model_version": version(i),
+            "features": {"x": i},
+            "output": {"prediction": prediction},
+            "latency_ms": 1.0,
+        }
+        for i in range(count)
+    ]
 
 
 def test_promotion_moves_the_pointer_and_writes_history_together(store_url: str) -> None:
@@ -50,19 +68,7 @@ def test_promoting_an_unknown_or_current_version_changes_nothing(store_url: str)
 def test_predictions_and_feedback_are_kept_by_request_id(store_url: str) -> None:
     """Logged ids are known; a second label for one request replaces the first."""
     store = Store(store_url)
-    store.insert_predictions(
-        [
-            {
-                "request_id": f"r{i}",
-                "created_at": float(i),
-                "model_version": 1,
-                "features": {"x": i},
-                "output": {"prediction": 1},
-                "latency_ms": 1.0,
-            }
-            for i in range(3)
-        ]
-    )
+    store.insert_predictions(logged(3, prediction=1))
     assert store.count_predictions() == 3
     assert {"r0", "r2"} == store.known_request_ids(["r0", "r2", "nope"])
     store.record_feedback({"r0": 1, "r1": 0})
@@ -106,19 +112,7 @@ def test_training_runs_record_their_outcome(store_url: str) -> None:
 def test_windows_are_the_latest_rows_of_one_version_with_labels(store_url: str) -> None:
     """window_ids counts back from the newest row of a version; window_rows samples it and joins late labels."""
     store = Store(store_url)
-    store.insert_predictions(
-        [
-            {
-                "request_id": f"r{i}",
-                "created_at": float(i),
-                "model_version": 1 if i < 80 else 2,
-                "features": {"x": i},
-                "output": {"prediction": 0},
-                "latency_ms": 1.0,
-            }
-            for i in range(100)
-        ]
-    )
+    store.insert_predictions(logged(100, version=lambda i: 1 if i < 80 else 2))
     store.record_feedback({"r75": 1, "r78": 0, "r10": 1})
     first, last, count = store.window_ids(version=1, rows=10)
     ids = [row["id"] for row in store.recent_predictions(100)]
@@ -160,19 +154,7 @@ def test_a_window_sample_is_repeatable_and_a_sliding_window_keeps_its_rows(store
     """The same window gives the same rows; a window moved on by 10 % keeps most of the sampled rows it still
     holds; and the pick spreads over the whole window (not its first or last ids)."""
     store = Store(store_url)
-    store.insert_predictions(
-        [
-            {
-                "request_id": f"r{i}",
-                "created_at": float(i),
-                "model_version": 1,
-                "features": {"x": i},
-                "output": {"prediction": 0},
-                "latency_ms": 1.0,
-            }
-            for i in range(3000)
-        ]
-    )
+    store.insert_predictions(logged(3000))
     ids = sorted(row["id"] for row in store.recent_predictions(3000))
 
     def sample(first: int, last: int) -> set[int]:
