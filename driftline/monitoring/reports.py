@@ -1,8 +1,8 @@
 """Evidently HTML reports of past checks on disk: the newest N are kept and listed latest first.
 
-A check stores what it compared (`check-<UTC time>-v<version>.parquet`, both samples and the test settings); the
-HTML page (`check-<...>.html`) is rendered from it the first time someone asks for it, then served from disk. The
-monitor's checks stay cheap, and only the reports someone opens cost a render.
+A check stores what it compared (`check-<UTC time>-v<version>.html.parquet`, both samples and the test settings);
+the HTML page (`check-<UTC time>-v<version>.html`) is rendered from it the first time someone asks for it, then
+served from disk. The monitor's checks stay cheap, and only the reports someone opens cost a render.
 """
 
 from __future__ import annotations
