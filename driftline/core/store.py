@@ -422,8 +422,8 @@ class Store:
             .order_by(_SCRAMBLED, predictions.c.id)
             .limit(limit)
         ).subquery()
-        # JSON comes back as text and is decoded after the read: the read transaction (which in SQLite holds back
-        # the service's WAL checkpoints) lasts only as long as fetching the rows, even in a process at low priority
+        # JSON comes back as text and is decoded after the read, so the read lasts only as long as fetching the rows,
+        # even in a monitor at low priority that the scheduler keeps waiting
         json_columns = [predictions.c.output, feedback.c.label] + ([predictions.c.features] if with_features else [])
         query = (
             sa.select(

@@ -97,7 +97,7 @@ class DriftResult:
     prediction: FeatureDrift | None
     rows_current: int
     rows_reference: int
-    _compared: Compared | None = field(default=None, repr=False)
+    compared: Compared = field(repr=False)
 
     @property
     def dataset_drift(self) -> bool:
@@ -106,12 +106,6 @@ class DriftResult:
     @property
     def drifted_features(self) -> list[str]:
         return [f.feature for f in self.features if f.drifted]
-
-    @property
-    def compared(self) -> Compared:
-        if self._compared is None:
-            raise ValueError("this result does not keep its samples")
-        return self._compared
 
     def save_html(self, path: Path) -> None:
         """The Evidently report of this comparison as a standalone HTML page."""
@@ -178,7 +172,7 @@ def compare(
         prediction=results.get(PREDICTION),
         rows_current=len(current),
         rows_reference=len(reference),
-        _compared=Compared(reference[list(kinds)], current[list(kinds)], numeric, categorical, method, drift_share),
+        compared=Compared(reference[list(kinds)], current[list(kinds)], numeric, categorical, method, drift_share),
     )
 
 

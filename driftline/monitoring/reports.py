@@ -72,6 +72,8 @@ class ReportArchive:
         if not _NAME.match(name):
             return None
         path = self.folder / name
+        if path.is_file():  # rendered already: no need to wait behind another report's render
+            return path
         with self._rendering:  # one render at a time: a second request for the same page waits and reuses it
             if path.is_file():
                 return path

@@ -50,7 +50,7 @@ def monitor_app(
             log.error("drift report not rendered", extra={"error": str(exc)})
             return JSONResponse({"error": str(exc)}, status_code=500)
         if path is None:
-            return JSONResponse({"error": f"no report named {request.path_params['name']!r}"}, status_code=404)
+            return JSONResponse({"error": f"no report named {name!r}"}, status_code=404)
         return FileResponse(path, media_type="text/html")
 
     async def latest(_: Request) -> JSONResponse:
