@@ -62,11 +62,11 @@ class UnknownRequestIds(DriftlineError):
 
 
 class StoreUnavailable(DriftlineError):
-    """Raised when the store cannot be read or written right now; the caller may try again later."""
+    """Raised when the store cannot be read or written right now; the caller may try again later. The message is
+    for clients: the database's own error (hosts, ports) goes to the log, not into it."""
 
-    def __init__(self, doing: str, cause: BaseException) -> None:
-        detail = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
-        super().__init__(f"the store is unavailable ({detail[:200]}); {doing}")
+    def __init__(self, doing: str) -> None:
+        super().__init__(f"the store is unavailable; {doing}")
 
 
 class NoProductionModel(DriftlineError):

@@ -259,7 +259,8 @@ def store_errors(doing: str) -> Iterator[None]:
     try:
         yield
     except sa.exc.SQLAlchemyError as exc:
-        raise StoreUnavailable(doing, exc) from exc
+        log.warning("store unavailable", extra={"error": f"{type(exc).__name__}: {str(exc).splitlines()[0][:300]}"})
+        raise StoreUnavailable(doing) from exc
 
 
 def unusable_values(model: LoadedModel, rows: Sequence[Mapping[str, Any]], error: ValueError) -> InvalidInput:
