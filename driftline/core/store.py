@@ -133,6 +133,13 @@ def create_engine(url: str) -> Engine:
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
 
+        @sa.event.listens_for(engine, "handle_error")
+        def _drop_read_only_connections(context: Any) -> None:
+            # SQLite opens a file it cannot write read-only without a word; such a connection must not go back to
+            # the pool, or writes keep failing on it after the file is writable again
+            if "readonly database" in str(context.original_exception):
+                context.is_disconnect = True
+
         return engine
     # a store host that stops answering must fail a connect in seconds, not after the OS's TCP timeout
     return sa.create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": 5})
