@@ -29,17 +29,24 @@ def monitor_status(loop: MonitorLoop) -> dict[str, Any]:
 
 
 def lower_priority(niceness: int) -> None:
-    """Lower this process's CPU priority (niceness and the idle scheduling class, both inherited by the threads
-    started later); alone in its session, lower its scheduler autogroup's too.
+    """Run every thread of this process, those already started and those started later, at `niceness` (added to
+    what it had, up to 19) in the idle scheduling class; alone in its session, lower its scheduler autogroup too.
 
-    Linux groups the processes of a session for scheduling, and niceness only orders processes within a group: a
-    monitor started in a session of its own (a terminal, a service manager) competes group against group unless
+    On Linux both are per thread: imports start threads before any setting can apply (OpenBLAS workers, pyarrow's
+    jemalloc purger), so each one found in /proc/self/task is lowered; later threads inherit from their creator.
+    Linux also groups the processes of a session for scheduling, and niceness only orders processes within a group:
+    a monitor started in a session of its own (a terminal, a service manager) competes group against group unless
     the group itself is lowered.
     """
-    os.nice(niceness)
-    # the idle scheduling class on top: a request waking on the core a check is using takes it at once
-    with contextlib.suppress(OSError, AttributeError):
-        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+    for task in Path("/proc/self/task").iterdir():
+        tid = int(task.name)
+        # a thread may end between the listing and the call
+        with contextlib.suppress(ProcessLookupError):
+            current = os.getpriority(os.PRIO_PROCESS, tid)
+            os.setpriority(os.PRIO_PROCESS, tid, min(19, current + niceness))
+            # the idle scheduling class on top: a request waking on the core a check is using takes it at once
+            with contextlib.suppress(PermissionError, AttributeError):
+                os.sched_setscheduler(tid, os.SCHED_IDLE, os.sched_param(0))
     if os.getsid(0) == os.getpid():
         with contextlib.suppress(OSError):
             Path("/proc/self/autogroup").write_text(str(niceness))
@@ -48,10 +55,10 @@ def lower_priority(niceness: int) -> None:
 def run_monitor(settings: Settings, *, host: str, port: int) -> int:
     """Checks every interval and serves /metrics and /reports/ until interrupted."""
     # a check is seconds of CPU; on the service's machine it must wait for prediction requests, not compete:
-    # one thread for numeric libraries (their pools were started before any niceness could apply to them) ...
+    # one thread for numeric libraries, and the lowest priority for every thread
     threadpool_limits(limits=1)
     if settings.monitoring.niceness:
-        lower_priority(settings.monitoring.niceness)  # ... and a lower priority, inherited by later threads
+        lower_priority(settings.monitoring.niceness)
     loop = build_loop(settings)
     loop.start()
     try:

@@ -248,8 +248,8 @@ class MonitoringSettings(_Section):
     """Where the HTML report of each check is saved."""
     reports_keep: int = Field(default=20, gt=0)
     """How many reports are kept (the newest)."""
-    niceness: int = Field(default=10, ge=0, le=19)
-    """The monitor lowers its CPU priority by this much, so checks yield the cores to the service's workers."""
+    niceness: int = Field(default=19, ge=0, le=19)
+    """The monitor lowers its CPU priority by this much (19: the lowest), so checks yield the cores to the service."""
     lease_seconds: float = Field(default=30.0, gt=0.0)
     """With several monitors on one store, the one holding the lease acts; others take over when it expires."""
 
