@@ -11,7 +11,7 @@ connection waits `--delay-ms` between requests, so the CPU has idle time as a re
 reports p50 and p99, the checks the monitor completed and the CPU time it used in each run.
 The store is a SQLite file unless `--store postgresql` (a throwaway local server).
 Usage: `python bench/monitor_impact.py [--seconds 10] [--delay-ms 40] [--rounds 6] [--load both|saturating|paced]
-[--store sqlite|postgresql] [--set monitoring.niceness=0]` (part of `make bench`).
+[--store sqlite|postgresql] [--set monitoring.niceness=0] [--stand-in SHARE]` (part of `make bench`).
 """
 
 from __future__ import annotations
@@ -67,6 +67,13 @@ def main() -> None:
     parser.add_argument("--load", choices=["both", "saturating", "paced"], default="both")
     parser.add_argument("--store", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument(
+        "--stand-in",
+        type=float,
+        metavar="SHARE",
+        help="instead of the monitor, a process at its priority busy for SHARE of every second (bench/cpu_stand_in.py; "
+        "0: idle, which measures the benchmark's noise)",
+    )
+    parser.add_argument(
         "--set",
         action="append",
         default=[],
@@ -104,8 +111,14 @@ def measure(args: argparse.Namespace, store: dict[str, str]) -> None:
     monitor_command = [sys.executable, "-m", "driftline.cli", "monitor", "--port", str(monitor_port)]
     with running([sys.executable, "-m", "driftline.cli", "serve", "--port", str(port)], env, url, "/readyz"):
         wrk(f"{url}/predict", body, 16, 5)  # warm-up, and rows for the monitor's window
-        with running(monitor_command, env, monitor_url, "/healthz") as monitor:
-            wait_for_first_check(monitor_url)  # measure checking, not start-up
+        with contextlib.ExitStack() as stack:
+            if args.stand_in is None:
+                monitor = stack.enter_context(running(monitor_command, env, monitor_url, "/healthz"))
+                wait_for_first_check(monitor_url)  # measure checking, not start-up
+            else:
+                command = [sys.executable, str(ROOT / "bench" / "cpu_stand_in.py"), str(args.stand_in)]
+                monitor = subprocess.Popen(command, start_new_session=True)
+                stack.callback(lambda: (os.killpg(monitor.pid, signal.SIGKILL), monitor.wait()))
             for load, delay in loads.items():
                 for pair in range(args.rounds):
                     # off-on, then on-off: a trend in the machine's load falls on both sides alike
@@ -114,12 +127,15 @@ def measure(args: argparse.Namespace, store: dict[str, str]) -> None:
                         print(f"[bench] {load}: pair {pair + 1}, {name}", file=sys.stderr, flush=True)
                         os.killpg(monitor.pid, signal.SIGCONT if checking else signal.SIGSTOP)
                         time.sleep(1)  # a resumed monitor catches up with its schedule before measuring
-                        before, cpu = checks_done(monitor_url) if checking else 0.0, cpu_seconds(monitor.pid)
+                        counting = checking and args.stand_in is None
+                        before, cpu = checks_done(monitor_url) if counting else 0.0, cpu_seconds(monitor.pid)
                         measured = wrk(f"{url}/predict", body, 16, args.seconds, delay)
-                        checks = checks_done(monitor_url) - before if checking else 0.0
+                        checks = checks_done(monitor_url) - before if counting else 0.0
                         cpu = cpu_seconds(monitor.pid) - cpu
                         results.append((load, name, {**measured, "checks": checks, "cpu": cpu}))
             os.killpg(monitor.pid, signal.SIGCONT)  # a stopped process would not stop on SIGTERM
+    if args.stand_in is not None:
+        print(f"\nThe monitor replaced by bench/cpu_stand_in.py busy {args.stand_in:.0%} of every second.")
     report(args, loads, results)
     subprocess.run(["rm", "-rf", str(work)], check=False)
 
