@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -24,6 +26,35 @@ def service_env(settings: Settings, config: Path) -> dict[str, str]:
     return env
 
 
+MEMORY = Path("/dev/shm")
+METRICS_DIR = "prometheus_multiproc_dir"  # BentoML keeps its workers' metric files in BENTOML_HOME under this name
+
+
+def metrics_in_memory(model_dir: Path, memory: Path = MEMORY) -> Path:
+    """Make BentoML's folder of per-worker metric files a link to an empty folder in memory; returns where it leads.
+
+    Every request updates those files through a memory map. On a disk, a page the kernel has just written back must
+    be made writable again, and that waits for the filesystem's journal, which the store's and the monitor's own
+    writes keep busy: the request stalls with its worker. In memory (tmpfs) nothing is written back. Without a
+    writable `memory` folder the files stay on disk, as BentoML places them.
+    """
+    home = Path(model_dir).resolve()
+    link = home / METRICS_DIR
+    if not (memory.is_dir() and os.access(memory, os.W_OK)):
+        return link
+    # one folder per model store, so restarts reuse it rather than leave old ones behind
+    target = memory / f"driftline-metrics-{hashlib.sha256(str(home).encode()).hexdigest()[:16]}"
+    shutil.rmtree(target, ignore_errors=True)
+    target.mkdir(mode=0o700)  # BentoML clears the folder itself only when it is a real one, not a link
+    home.mkdir(parents=True, exist_ok=True)
+    if link.is_symlink() or link.is_file():
+        link.unlink()
+    elif link.exists():
+        shutil.rmtree(link)
+    link.symlink_to(target, target_is_directory=True)
+    return target
+
+
 def serve_command(port: int, host: str) -> list[str]:
     bentoml = Path(sys.executable).with_name("bentoml")
     program = [str(bentoml)] if bentoml.exists() else [sys.executable, "-m", "bentoml"]
@@ -33,6 +64,7 @@ def serve_command(port: int, host: str) -> list[str]:
 def exec_service(settings: Settings, config: Path, *, port: int, host: str) -> NoReturn:
     """Become `bentoml serve`: signals reach it directly, and no idle parent process holds memory."""
     command = serve_command(port, host)
+    metrics_in_memory(settings.store.model_dir)
     sys.stdout.flush()
     sys.stderr.flush()
     os.execve(command[0], command, service_env(settings, config))
@@ -40,4 +72,5 @@ def exec_service(settings: Settings, config: Path, *, port: int, host: str) -> N
 
 def start_service(settings: Settings, config: Path, *, port: int, host: str) -> subprocess.Popen[bytes]:
     """Start `bentoml serve` in the background; the caller waits on or stops the process."""
+    metrics_in_memory(settings.store.model_dir)
     return subprocess.Popen(serve_command(port, host), env=service_env(settings, config))

@@ -21,7 +21,7 @@ import pytest
 import sqlalchemy as sa
 from prometheus_client.parser import text_string_to_metric_families
 
-from driftline.cli.serve import serve_command, service_env
+from driftline.cli.serve import metrics_in_memory, serve_command, service_env
 from driftline.core import Registry, Settings, Store, load_settings
 from driftline.core.settings import CONFIG_ENV
 from driftline.core.store import predictions
@@ -102,6 +102,7 @@ def start_service(folder: Path, store_url: str | None = None, **overrides: Any) 
     port = free_port()
     # only the config file speaks: DRIFTLINE_* variables of the calling shell would override it
     env = {k: v for k, v in service_env(settings, config).items() if k == CONFIG_ENV or not k.startswith("DRIFTLINE_")}
+    metrics_in_memory(settings.store.model_dir)  # as `driftline serve` does
     stderr_path = folder / "service.stderr"
     with stderr_path.open("wb") as stderr:
         process = subprocess.Popen(

@@ -162,6 +162,14 @@ def test_get_model_and_metrics(served: Served) -> None:
     assert "driftline_predictions_total{" in metrics and "driftline_prediction_score_bucket" in metrics
 
 
+def test_the_workers_metric_files_are_kept_in_memory(served: Served) -> None:
+    """BentoML's per-worker metric files, which every request writes, live on tmpfs, not on the store's disk."""
+    httpx.post(f"{served.url}/predict", json=feature_row(make_loans(2), 1))
+    folder = (Path(served.settings.store.model_dir) / "prometheus_multiproc_dir").resolve()
+    assert folder.parent == Path("/dev/shm")
+    assert list(folder.glob("*.db")), "no worker metric files in the folder BentoML was given"
+
+
 def test_every_worker_swaps_to_a_promoted_version_under_load_without_errors(served: Served) -> None:
     """While clients keep calling, a promotion reaches all responses within 5 s and no request fails."""
     good = [feature_row(make_loans(20, seed=8), i) for i in range(20)]
