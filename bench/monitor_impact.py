@@ -118,7 +118,8 @@ def measure(args: argparse.Namespace, store: dict[str, str]) -> None:
             else:
                 command = [sys.executable, str(ROOT / "bench" / "cpu_stand_in.py"), str(args.stand_in)]
                 monitor = subprocess.Popen(command, start_new_session=True)
-                stack.callback(lambda: (os.killpg(monitor.pid, signal.SIGKILL), monitor.wait()))
+                stack.callback(monitor.wait)
+                stack.callback(os.killpg, monitor.pid, signal.SIGKILL)  # runs first: callbacks unwind in reverse
             for load, delay in loads.items():
                 for pair in range(args.rounds):
                     # off-on, then on-off: a trend in the machine's load falls on both sides alike
