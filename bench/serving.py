@@ -8,6 +8,7 @@ whatever machine runs it. Prints a Markdown table. Usage: `make bench` (or `pyth
 from __future__ import annotations
 
 import argparse
+import collections
 import json
 import os
 import re
@@ -20,6 +21,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pandas as pd
@@ -59,8 +61,12 @@ def running(command: list[str], env: dict[str, str], url: str, ready_path: str) 
         process.wait(timeout=60)
 
 
-def wrk(url: str, body_file: Path, connections: int, seconds: int, delay_ms: int = 0) -> dict[str, float]:
-    """`wrk` POSTing the body; with `delay_ms` each connection pauses that long between requests (a paced load)."""
+def wrk(url: str, body_file: Path, connections: int, seconds: int, delay_ms: int = 0) -> dict[str, Any]:
+    """`wrk` POSTing the body; with `delay_ms` each connection pauses that long between requests (a paced load).
+
+    Besides the summary, "latencies" holds every distinct latency seen (microseconds) with its count, so several runs
+    can be pooled into one distribution.
+    """
     script = body_file.with_suffix(".lua")
     script.write_text(
         'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
@@ -71,6 +77,12 @@ def wrk(url: str, body_file: Path, connections: int, seconds: int, delay_ms: int
         '\\"p50\\": %f, \\"p99\\": %f, \\"mean\\": %f}\\n", summary.requests, summary.errors.status, '
         "summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout, "
         "latency:percentile(50), latency:percentile(99), latency.mean))\n"
+        '  io.write("LATENCIES")\n'
+        "  for i = 1, #latency do\n"
+        "    local value, count = latency(i)\n"
+        '    io.write(string.format(" %d:%d", value, count))\n'
+        "  end\n"
+        '  io.write("\\n")\n'
         "end\n"
     )
     threads = min(2, connections)
@@ -81,7 +93,10 @@ def wrk(url: str, body_file: Path, connections: int, seconds: int, delay_ms: int
         check=True,
     ).stdout
     stats = json.loads(re.search(r"JSON (\{.*\})", out).group(1))  # type: ignore[union-attr]
+    pairs = re.search(r"LATENCIES(.*)", out).group(1).split()  # type: ignore[union-attr]
+    latencies = collections.Counter({int(value): int(count) for value, count in (p.split(":") for p in pairs)})
     return {
+        "latencies": latencies,
         "rps": stats["requests"] / seconds,
         "p50_ms": stats["p50"] / 1000,
         "p99_ms": stats["p99"] / 1000,
