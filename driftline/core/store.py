@@ -410,6 +410,7 @@ class Store:
         limit: int,
         labelled_only: bool = False,
         with_features: bool = True,
+        decoded: dict[int, dict[str, Any]] | None = None,
     ) -> list[dict[str, Any]]:
         """Up to `limit` rows of a window picked at random, with their label when one was sent (else None), and
         without their features when `with_features` is False (decoding them is most of a read's cost).
@@ -417,6 +418,10 @@ class Store:
         The pick runs on ids alone (the (model_version, id) index), so only the picked rows' JSON is read. It is
         random but repeatable: ids are ordered by a fixed hash, so checking the same window twice compares the same
         rows, and a window that slides on keeps most of the sampled rows it still holds.
+
+        `decoded`, kept by the caller between reads, holds the decoded output and features of rows read before, by
+        id: those rows are not fetched again (a logged prediction never changes; its label is read every time). It
+        is left holding exactly the rows returned, so it stays as small as one read.
         """
         in_window = [predictions.c.model_version == version, predictions.c.id >= first, predictions.c.id <= last]
         source: sa.FromClause = predictions
@@ -431,12 +436,9 @@ class Store:
         ).subquery()
         # JSON comes back as text and is decoded after the read, so the read lasts only as long as fetching the rows,
         # even in a monitor at low priority that the scheduler keeps waiting
-        json_columns = [predictions.c.output, feedback.c.label] + ([predictions.c.features] if with_features else [])
-        query = (
+        heads = (
             sa.select(
-                predictions.c.request_id,
-                predictions.c.created_at,
-                *(sa.cast(column, sa.Text).label(column.name) for column in json_columns),
+                predictions.c.id, predictions.c.request_id, predictions.c.created_at, sa.cast(feedback.c.label, sa.Text)
             )
             .select_from(
                 predictions.join(picked, picked.c.id == predictions.c.id).outerjoin(
@@ -445,18 +447,32 @@ class Store:
             )
             .order_by(predictions.c.id)
         )
+        payload = [predictions.c.output] + ([predictions.c.features] if with_features else [])
+        cache = decoded if decoded is not None else {}
         with self.engine.connect() as conn:
-            fetched = conn.execute(query).all()
+            fetched = conn.execute(heads).all()
+            missing = [row[0] for row in fetched if row[0] not in cache]
+            for start in range(0, len(missing), 2000):
+                ids = missing[start : start + 2000]
+                texts = conn.execute(
+                    sa.select(predictions.c.id, *(sa.cast(column, sa.Text) for column in payload)).where(
+                        predictions.c.id.in_(ids)
+                    )
+                ).all()
+                cache.update(_decode_payloads(texts, [column.name for column in payload]))
         if not fetched:
+            cache.clear()
             return []
-        request_ids, created, *texts = zip(*fetched, strict=True)
-        # one JSON array per column: a single decoder call instead of one per row and column
-        decoded = [json.loads("[" + ",".join("null" if t is None else t for t in column) + "]") for column in texts]
-        names = [column.name for column in json_columns]
-        return [
-            {"request_id": request_id, "created_at": at, **dict(zip(names, values, strict=True))}
-            for request_id, at, *values in zip(request_ids, created, *decoded, strict=True)
+        labels = _decode_column([row[3] for row in fetched])
+        rows = [
+            {"request_id": request_id, "created_at": at, "label": label, **cache[row_id]}
+            for (row_id, request_id, at, _), label in zip(fetched, labels, strict=True)
         ]
+        if decoded is not None:
+            kept = {row[0]: decoded[row[0]] for row in fetched}
+            decoded.clear()
+            decoded.update(kept)
+        return rows
 
     def count_labelled(self, *, version: int, first: int, last: int) -> int:
         query = (
@@ -556,3 +572,17 @@ class Store:
         with self.engine.connect() as conn:
             rows = conn.execute(sa.text("SELECT id, next_run_time FROM apscheduler_jobs ORDER BY id")).all()
         return {row[0]: row[1] for row in rows}
+
+
+def _decode_column(texts: Sequence[str | None]) -> list[Any]:
+    """JSON texts (None for SQL NULL) decoded in one call, as one array, instead of one call per value."""
+    return list(json.loads("[" + ",".join("null" if t is None else t for t in texts) + "]"))
+
+
+def _decode_payloads(rows: Sequence[Sequence[Any]], names: list[str]) -> dict[int, dict[str, Any]]:
+    """(id, JSON text, ...) rows as {id: {name: decoded value}}."""
+    if not rows:
+        return {}
+    ids, *texts = zip(*rows, strict=True)
+    columns = [_decode_column(column) for column in texts]
+    return {row_id: dict(zip(names, values, strict=True)) for row_id, *values in zip(ids, *columns, strict=True)}

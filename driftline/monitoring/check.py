@@ -7,6 +7,7 @@ count is a skipped check with its reason. The monitor loop and `driftline check`
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -80,6 +81,8 @@ class DriftChecker:
         self.settings = settings
         self.registry = registry
         self._references: dict[int, tuple[pd.DataFrame, str]] = {}
+        self._decoded: dict[int, dict[str, Any]] = {}  # the last sample's rows, decoded, by id
+        self._reading = threading.Lock()  # `_decoded` is one read's worth: one read at a time
 
     def reference(self, version: int) -> tuple[pd.DataFrame, str]:
         """A version's verified reference sample and its sha256."""
@@ -94,15 +97,17 @@ class DriftChecker:
         production = self.registry.production()
         schema = production.schema
         reference, reference_hash = self.reference(production.version)
-        window = load_window(
-            self.registry.store,
-            schema,
-            version=production.version,
-            window_rows=monitoring.window_rows,
-            window_seconds=monitoring.window_seconds,
-            sample_rows=monitoring.sample_rows,
-            now=now,
-        )
+        with self._reading:
+            window = load_window(
+                self.registry.store,
+                schema,
+                version=production.version,
+                window_rows=monitoring.window_rows,
+                window_seconds=monitoring.window_seconds,
+                sample_rows=monitoring.sample_rows,
+                now=now,
+                decoded=self._decoded,
+            )
         result = CheckResult(
             outcome="skipped",
             model_version=production.version,

@@ -1,7 +1,7 @@
 """The live window a check looks at: recent predictions of one model version, with their late labels.
 
 Only a random sample of at most `sample_rows` rows is read from the store, however large the window, so a check
-costs the same with a thousand rows logged or a million.
+costs the same with a thousand rows logged or a million; rows a check has already decoded are not read again.
 """
 
 from __future__ import annotations
@@ -67,14 +67,21 @@ def load_window(
     window_seconds: int | None,
     sample_rows: int,
     now: float | None = None,
+    decoded: dict[int, dict[str, Any]] | None = None,
 ) -> LiveWindow:
-    """The most recent `window_rows` rows served by `version` (or those of the last `window_seconds`)."""
+    """The most recent `window_rows` rows served by `version` (or those of the last `window_seconds`).
+
+    Pass the same `decoded` dict to every check and rows still in the sample are not read or decoded again (see
+    `Store.window_rows`).
+    """
     since = (now or time.time()) - window_seconds if window_seconds else None
     first, last, count = store.window_ids(version=version, rows=window_rows, since=since)
     if count == 0:
         empty = to_frame([], schema)
         return LiveWindow(version, 0, 0, 0, 0, None, None, empty, empty)
-    sample = to_frame(store.window_rows(version=version, first=first, last=last, limit=sample_rows), schema)
+    sample = to_frame(
+        store.window_rows(version=version, first=first, last=last, limit=sample_rows, decoded=decoded), schema
+    )
     labelled_count = store.count_labelled(version=version, first=first, last=last)
     # the live metric needs outputs and labels only
     labelled = to_frame(

@@ -166,3 +166,28 @@ def test_a_window_sample_is_repeatable_and_a_sliding_window_keeps_its_rows(store
     assert len(picked & moved) > 150
     assert min(picked) < 200 and max(picked) > 1800 and 60 < sum(x < 1000 for x in picked) < 140
     store.dispose()
+
+
+def test_a_window_read_with_a_cache_decodes_only_rows_it_has_not_seen(store_url: str) -> None:
+    """With a `decoded` cache a read returns what it returns without; rows read before come from the cache, not the
+    store, while their labels are read anew; the cache keeps the rows of the latest read only."""
+    store = Store(store_url)
+    store.insert_predictions(logged(300))
+    id_of = {row["request_id"]: row["id"] for row in store.recent_predictions(300)}
+    ids = sorted(id_of.values())
+    decoded: dict[int, dict[str, Any]] = {}
+    first = store.window_rows(version=1, first=ids[0], last=ids[199], limit=50, decoded=decoded)
+    assert first == store.window_rows(version=1, first=ids[0], last=ids[199], limit=50)
+    assert set(decoded) == {id_of[row["request_id"]] for row in first}
+    for payload in decoded.values():  # what the cache holds, a row read again from the store would not show
+        payload["features"] = {"x": -1 - payload["features"]["x"]}
+    store.record_feedback({row["request_id"]: 1 for row in first})
+    moved = store.window_rows(version=1, first=ids[50], last=ids[249], limit=50, decoded=decoded)
+    again = {row["request_id"] for row in first} & {row["request_id"] for row in moved}
+    assert 25 < len(again) < 50
+    assert again == {row["request_id"] for row in moved if row["features"]["x"] < 0}
+    assert all(row["label"] == 1 for row in moved if row["request_id"] in again)
+    assert set(decoded) == {id_of[row["request_id"]] for row in moved}
+    assert [] == store.window_rows(version=2, first=ids[0], last=ids[299], limit=50, decoded=decoded)
+    assert {} == decoded
+    store.dispose()

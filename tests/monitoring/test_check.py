@@ -56,3 +56,19 @@ def test_live_performance_and_quality_come_from_the_window(checker: DriftChecker
     assert result.window.labelled_rows == 300 and 0.5 < (result.live_metric or 0) <= 1.0
     assert result.quality.unseen_share["region"] == 0.25
     assert 0.5 <= result.quality.missing_share["debt_ratio"] <= 0.6
+
+
+def test_a_checker_that_reuses_decoded_rows_reports_what_a_fresh_one_does(
+    checker: DriftChecker, settings: Settings, registry: Registry
+) -> None:
+    """Checks in a row keep the rows they decoded; as the window slides into shifted traffic with late labels, each
+    result matches that of a checker reading everything anew."""
+    rows = make_loans(1200, seed=16, income_shift=40)
+    log_predictions(registry, make_loans(1000, seed=17))
+    assert checker.run().outcome == "ok"
+    log_predictions(registry, rows.iloc[:400], labels=rows["default"].iloc[:400])
+    again = checker.run().to_dict()
+    fresh = DriftChecker(settings, registry).run().to_dict()
+    assert again["drifted_features"] == fresh["drifted_features"] and "income" in again["drifted_features"]
+    for key in ("features", "drift_share", "quality", "rows", "labelled_rows", "live_performance", "window"):
+        assert again[key] == fresh[key], key
