@@ -11,7 +11,7 @@ loads at 16 connections: saturating (every connection sends back to back, both c
 connection waits `--delay-ms` between requests, so the CPU has idle time as a real service does). The table
 reports p50 and p99, the checks the monitor completed and the CPU time it used in each run.
 The store is a SQLite file unless `--store postgresql` (a throwaway local server).
-Usage: `python bench/monitor_impact.py [--seconds 10] [--delay-ms 40] [--rounds 6] [--load both|saturating|paced]
+Usage: `python bench/monitor_impact.py [--seconds 5] [--delay-ms 40] [--rounds 20] [--load both|saturating|paced]
 [--store sqlite|postgresql] [--set monitoring.niceness=0] [--stand-in SHARE]` (part of `make bench`).
 """
 
@@ -65,9 +65,9 @@ def cpu_seconds(pid: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--delay-ms", type=int, default=40)
-    parser.add_argument("--rounds", type=int, default=6, help="off/on pairs per load")
+    parser.add_argument("--rounds", type=int, default=20, help="off/on pairs per load")
     parser.add_argument("--load", choices=["both", "saturating", "paced"], default="both")
     parser.add_argument("--store", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument(

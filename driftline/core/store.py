@@ -460,18 +460,14 @@ class Store:
                     )
                 ).all()
                 cache.update(_decode_payloads(texts, [column.name for column in payload]))
-        if not fetched:
-            cache.clear()
-            return []
         labels = _decode_column([row[3] for row in fetched])
         rows = [
             {"request_id": request_id, "created_at": at, "label": label, **cache[row_id]}
             for (row_id, request_id, at, _), label in zip(fetched, labels, strict=True)
         ]
-        if decoded is not None:
-            kept = {row[0]: decoded[row[0]] for row in fetched}
-            decoded.clear()
-            decoded.update(kept)
+        kept = {row[0]: cache[row[0]] for row in fetched}
+        cache.clear()
+        cache.update(kept)
         return rows
 
     def count_labelled(self, *, version: int, first: int, last: int) -> int:
