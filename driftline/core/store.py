@@ -421,7 +421,8 @@ class Store:
 
         `decoded`, kept by the caller between reads, holds the decoded output and features of rows read before, by
         id: those rows are not fetched again (a logged prediction never changes; its label is read every time). It
-        is left holding exactly the rows returned, so it stays as small as one read.
+        is left holding exactly the rows returned, so it stays as small as one read. Keep one such dict per kind of
+        read (with or without features).
         """
         in_window = [predictions.c.model_version == version, predictions.c.id >= first, predictions.c.id <= last]
         source: sa.FromClause = predictions
@@ -448,6 +449,7 @@ class Store:
             .order_by(predictions.c.id)
         )
         payload = [predictions.c.output] + ([predictions.c.features] if with_features else [])
+        names = [column.name for column in payload]
         cache = decoded if decoded is not None else {}
         with self.engine.connect() as conn:
             fetched = conn.execute(heads).all()
@@ -459,7 +461,7 @@ class Store:
                         predictions.c.id.in_(ids)
                     )
                 ).all()
-                cache.update(_decode_payloads(texts, [column.name for column in payload]))
+                cache.update(_decode_payloads(texts, names))
         labels = _decode_column([row[3] for row in fetched])
         rows = [
             {"request_id": request_id, "created_at": at, "label": label, **cache[row_id]}
