@@ -1,17 +1,24 @@
 """Evidently HTML reports of past checks on disk: the newest N are kept and listed latest first.
 
-A check stores what it compared (`check-<UTC time>-v<version>.html.parquet`, both samples and the test settings);
-the HTML page (`check-<UTC time>-v<version>.html`) is rendered from it the first time someone asks for it, then
-served from disk. The monitor's checks stay cheap, and only the reports someone opens cost a render.
+A check stores what it compared: the window's sample and the test settings in
+`check-<UTC time>-v<version>.html.parquet`, and the reference sample in `reference-<content hash>.parquet`, written
+once and shared by every check that compared the same sample (as a rule, every check of a model version). The HTML
+page (`check-<UTC time>-v<version>.html`) is rendered from them the first time someone asks for it, then served from
+disk. The monitor's checks stay cheap, and only the reports someone opens cost a render.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import hashlib
 import json
 import logging
+import os
 import re
+import secrets
 import threading
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -23,8 +30,11 @@ from driftline.monitoring.drift import Compared, DriftResult, render
 log = logging.getLogger(__name__)
 
 _NAME = re.compile(r"^check-(\d{8}T\d{6}\d{6})Z-v\d+\.html$")
-_SIDE = "__compared_side__"
+_REFERENCE = re.compile(r"^reference-[0-9a-f]{32}\.parquet$")
+_SIDE = "__compared_side__"  # files written before references were shared hold both samples, told apart by it
 _META = b"driftline.compared"
+# a reference file younger than this is never swept: another writer may have just written it for a check to come
+_SWEEP_AFTER_SECONDS = 600
 
 
 class ReportError(Exception):
@@ -44,13 +54,50 @@ class ReportArchive:
         """Keep `drift`'s comparison for a report; returns the report's name."""
         stamp = dt.datetime.fromtimestamp(at, dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
         name = f"check-{stamp}-v{version}.html"
+        reference, created = self._keep_reference(drift.compared.reference)
         temporary = self.folder / f"{name}.tmp"
-        write_compared(drift.compared, temporary)
+        write_compared(drift.compared, temporary, reference=reference)
         temporary.replace(self._pending(name))  # a reader never sees a half-written file
         for old in self.list()[self.keep :]:
             self._pending(old).unlink(missing_ok=True)
             (self.folder / old).unlink(missing_ok=True)
+        if created:  # a new reference is rare (a new version): the time to let go of those no check needs
+            self._sweep_references()
         return name
+
+    def references(self) -> list[str]:
+        """Stored reference samples, by file name."""
+        return sorted(p.name for p in self.folder.glob("reference-*.parquet") if _REFERENCE.match(p.name))
+
+    def _keep_reference(self, frame: pd.DataFrame) -> tuple[str, bool]:
+        """The file holding reference sample `frame`, written now if no earlier check stored the same sample;
+        True when it was."""
+        digest = hashlib.sha256(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+        digest.update(json.dumps([[str(c), str(t)] for c, t in frame.dtypes.items()]).encode())
+        name = f"reference-{digest.hexdigest()[:32]}.parquet"
+        path = self.folder / name
+        with contextlib.suppress(FileNotFoundError):
+            if time.time() - path.stat().st_mtime > _SWEEP_AFTER_SECONDS / 2:
+                os.utime(path)  # in use again: out of reach of a sweep by another writer in this folder
+            return name, False
+        temporary = self.folder / f"{name}.{os.getpid()}-{secrets.token_hex(4)}.tmp"
+        pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), temporary)
+        temporary.replace(path)
+        return name, True
+
+    def _sweep_references(self) -> None:
+        """Delete reference samples no stored comparison names (rendered reports no longer need theirs)."""
+        needed = set()
+        for name in self.list():
+            # rendered or pruned meanwhile (gone), or damaged (its report fails on its own): needs no reference
+            with contextlib.suppress(OSError, ValueError, KeyError, pa.ArrowException):
+                settings = json.loads((pq.read_schema(self._pending(name)).metadata or {})[_META])
+                needed.add(settings.get("reference"))
+        for name in self.references():
+            path = self.folder / name
+            with contextlib.suppress(FileNotFoundError):  # another writer swept it first
+                if name not in needed and time.time() - path.stat().st_mtime > _SWEEP_AFTER_SECONDS:
+                    path.unlink()
 
     def list(self) -> list[str]:
         """Report names, latest first, rendered or not."""
@@ -99,31 +146,38 @@ class ReportArchive:
         return self.folder / f"{name}.parquet"
 
 
-def write_compared(compared: Compared, path: Path) -> None:
-    """Both samples in one Parquet file (a column tells them apart), the test settings in its metadata."""
-    frame = pd.concat(
-        [compared.reference.assign(**{_SIDE: "reference"}), compared.current.assign(**{_SIDE: "current"})],
-        ignore_index=True,
-    )
-    table = pa.Table.from_pandas(frame, preserve_index=False)
+def write_compared(compared: Compared, path: Path, *, reference: str) -> None:
+    """The window's sample in a Parquet file; the test settings and the name of the reference sample's file (in the
+    same folder) in its metadata."""
+    table = pa.Table.from_pandas(compared.current, preserve_index=False)
     settings = {
         "numeric": compared.numeric,
         "categorical": compared.categorical,
         "method": compared.method,
         "drift_share": compared.drift_share,
+        "reference": reference,
     }
     table = table.replace_schema_metadata({**(table.schema.metadata or {}), _META: json.dumps(settings).encode()})
     pq.write_table(table, path)
 
 
 def read_compared(path: Path) -> Compared:
+    """A stored comparison, with its reference sample read from the file it names (or from the same file, for
+    comparisons stored with both samples)."""
     table = pq.read_table(path)
     settings = json.loads((table.schema.metadata or {})[_META])
     frame = table.to_pandas()
-    sides = frame.pop(_SIDE)
+    if _SIDE in frame.columns:
+        sides = frame.pop(_SIDE)
+        reference, current = frame[sides == "reference"], frame[sides == "current"]
+    else:
+        name = settings["reference"]
+        if not isinstance(name, str) or not _REFERENCE.match(name):
+            raise ValueError(f"names no reference sample file: {name!r}")
+        reference, current = pq.read_table(path.parent / name).to_pandas(), frame
     return Compared(
-        reference=frame[sides == "reference"].reset_index(drop=True),
-        current=frame[sides == "current"].reset_index(drop=True),
+        reference=reference.reset_index(drop=True),
+        current=current.reset_index(drop=True),
         numeric=list(settings["numeric"]),
         categorical=list(settings["categorical"]),
         method=settings["method"],
