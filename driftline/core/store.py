@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Container, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -111,6 +111,16 @@ feedback = sa.Table(
 # a fixed scrambled order of prediction ids: multiplicative hashing by the golden ratio on 31 bits, which spreads
 # any run of ids evenly over the range; the product stays below 2^62, inside 64-bit integers in SQLite and PostgreSQL
 _SCRAMBLED = ((sa.cast(predictions.c.id, sa.BigInteger) % 2147483648) * 1327217885) % 2147483648
+
+
+class Picked(NamedTuple):
+    """The logged predictions picked for a window's sample, column by column, in id order; a label is None until
+    one is sent."""
+
+    ids: list[int]
+    request_ids: list[str]
+    created_at: list[float]
+    labels: list[Any]
 
 
 def _new_id(result: sa.CursorResult[Any]) -> int:
@@ -410,25 +420,49 @@ class Store:
         limit: int,
         labelled_only: bool = False,
         with_features: bool = True,
-        decoded: dict[int, dict[str, Any]] | None = None,
     ) -> list[dict[str, Any]]:
-        """Up to `limit` rows of a window picked at random, with their label when one was sent (else None), and
-        without their features when `with_features` is False (decoding them is most of a read's cost).
+        """Up to `limit` rows of a window picked at random (see `window_sample`), each with its request id, time,
+        label when one was sent (else None), output, and features unless `with_features` is False."""
+        picked, payloads = self.window_sample(
+            version=version,
+            first=first,
+            last=last,
+            limit=limit,
+            labelled_only=labelled_only,
+            with_features=with_features,
+        )
+        return [
+            {"request_id": request_id, "created_at": at, "label": label, **payloads[row_id]}
+            for row_id, request_id, at, label in zip(*picked, strict=True)
+            if row_id in payloads  # a row gone between the two reads is left out
+        ]
+
+    def window_sample(
+        self,
+        *,
+        version: int,
+        first: int,
+        last: int,
+        limit: int,
+        labelled_only: bool = False,
+        with_features: bool = True,
+        known: Container[int] = (),
+    ) -> tuple[Picked, dict[int, dict[str, Any]]]:
+        """Up to `limit` rows of a window picked at random, in id order, with their label when one was sent; and the
+        decoded output and features (without features when `with_features` is False: decoding them is most of a
+        read's cost) of those picked rows whose id is not in `known`, by id.
 
         The pick runs on ids alone (the (model_version, id) index), so only the picked rows' JSON is read. It is
         random but repeatable: ids are ordered by a fixed hash, so checking the same window twice compares the same
-        rows, and a window that slides on keeps most of the sampled rows it still holds.
-
-        `decoded`, kept by the caller between reads, holds the decoded output and features of rows read before, by
-        id: those rows are not fetched again (a logged prediction never changes; its label is read every time). It
-        is left holding exactly the rows returned, so it stays as small as one read. Keep one such dict per kind of
-        read (with or without features).
+        rows, and a window that slides on keeps most of the sampled rows it still holds. A caller that keeps the
+        payloads it got (a logged prediction never changes; its label is read every time) passes their ids as
+        `known` and reads only the rows new to its sample.
         """
         in_window = [predictions.c.model_version == version, predictions.c.id >= first, predictions.c.id <= last]
         source: sa.FromClause = predictions
         if labelled_only:
             source = predictions.join(feedback, feedback.c.request_id == predictions.c.request_id)
-        picked = (
+        chosen = (
             sa.select(predictions.c.id)
             .select_from(source)
             .where(*in_window)
@@ -442,35 +476,26 @@ class Store:
                 predictions.c.id, predictions.c.request_id, predictions.c.created_at, sa.cast(feedback.c.label, sa.Text)
             )
             .select_from(
-                predictions.join(picked, picked.c.id == predictions.c.id).outerjoin(
+                predictions.join(chosen, chosen.c.id == predictions.c.id).outerjoin(
                     feedback, feedback.c.request_id == predictions.c.request_id
                 )
             )
             .order_by(predictions.c.id)
         )
         payload = [predictions.c.output] + ([predictions.c.features] if with_features else [])
-        names = [column.name for column in payload]
-        cache = decoded if decoded is not None else {}
+        texts: list[Sequence[Any]] = []
         with self.engine.connect() as conn:
             fetched = conn.execute(heads).all()
-            missing = [row[0] for row in fetched if row[0] not in cache]
+            missing = [row[0] for row in fetched if row[0] not in known]
             for start in range(0, len(missing), 2000):
-                ids = missing[start : start + 2000]
-                texts = conn.execute(
+                texts += conn.execute(
                     sa.select(predictions.c.id, *(sa.cast(column, sa.Text) for column in payload)).where(
-                        predictions.c.id.in_(ids)
+                        predictions.c.id.in_(missing[start : start + 2000])
                     )
                 ).all()
-                cache.update(_decode_payloads(texts, names))
-        labels = _decode_column([row[3] for row in fetched])
-        rows = [
-            {"request_id": request_id, "created_at": at, "label": label, **cache[row_id]}
-            for (row_id, request_id, at, _), label in zip(fetched, labels, strict=True)
-        ]
-        kept = {row[0]: cache[row[0]] for row in fetched}
-        cache.clear()
-        cache.update(kept)
-        return rows
+        ids, request_ids, created_at, labels = ([row[i] for row in fetched] for i in range(4))
+        picked = Picked(ids, request_ids, created_at, _decode_column(labels))
+        return picked, _decode_payloads(texts, [column.name for column in payload])
 
     def count_labelled(self, *, version: int, first: int, last: int) -> int:
         query = (

@@ -16,10 +16,10 @@ import pandas as pd
 
 from driftline.core.registry import REFERENCE_FILE, Registry
 from driftline.core.settings import Settings
-from driftline.monitoring.drift import DriftResult, compare
+from driftline.monitoring.drift import DriftResult, compare, sampled
 from driftline.monitoring.performance import live_metric
-from driftline.monitoring.quality import Quality, assess
-from driftline.monitoring.window import LABEL, LiveWindow, load_window
+from driftline.monitoring.quality import Quality, ReferenceProfile, assess
+from driftline.monitoring.window import LABEL, LiveWindow, SampleCache, load_window
 
 log = logging.getLogger(__name__)
 
@@ -74,21 +74,35 @@ class CheckResult:
         }
 
 
+@dataclass(frozen=True)
+class Reference:
+    """A version's reference as checks use it: the sample its windows are compared with (drawn from the stored
+    reference as `compare` would draw it), the sha256 of the stored file, and the profile data quality is measured
+    against (from the whole stored reference)."""
+
+    sample: pd.DataFrame
+    sha256: str
+    profile: ReferenceProfile
+
+
 class DriftChecker:
     """Runs checks for the current production version, keeping each version's reference loaded once."""
 
     def __init__(self, settings: Settings, registry: Registry) -> None:
         self.settings = settings
         self.registry = registry
-        self._references: dict[int, tuple[pd.DataFrame, str]] = {}
-        self._decoded: dict[int, dict[str, Any]] = {}  # the last sample's rows, decoded, by id
-        self._reading = threading.Lock()  # `_decoded` is one read's worth: one read at a time
+        self._references: dict[int, Reference] = {}
+        self._sample = SampleCache()  # the last sample's rows, not read or built again by the next check
+        self._reading = threading.Lock()  # the cache is one read's worth: one read at a time
 
-    def reference(self, version: int) -> tuple[pd.DataFrame, str]:
-        """A version's verified reference sample and its sha256."""
+    def reference(self, version: int) -> Reference:
+        """A version's verified reference, prepared for checks."""
         if version not in self._references:
             model = self.registry.get(version)
-            self._references = {version: (self.registry.reference(version), model.hashes[REFERENCE_FILE])}
+            stored = self.registry.reference(version)
+            sample = sampled(stored, self.settings.monitoring.sample_rows, self.settings.model.random_state)
+            prepared = Reference(sample, model.hashes[REFERENCE_FILE], ReferenceProfile.of(stored, model.schema))
+            self._references = {version: prepared}
         return self._references[version]
 
     def run(self, now: float | None = None) -> CheckResult:
@@ -96,7 +110,7 @@ class DriftChecker:
         monitoring = self.settings.monitoring
         production = self.registry.production()
         schema = production.schema
-        reference, reference_hash = self.reference(production.version)
+        reference = self.reference(production.version)
         with self._reading:
             window = load_window(
                 self.registry.store,
@@ -106,12 +120,12 @@ class DriftChecker:
                 window_seconds=monitoring.window_seconds,
                 sample_rows=monitoring.sample_rows,
                 now=now,
-                decoded=self._decoded,
+                cache=self._sample,
             )
         result = CheckResult(
             outcome="skipped",
             model_version=production.version,
-            reference_sha256=reference_hash,
+            reference_sha256=reference.sha256,
             checked_at=time.time(),
             duration_seconds=0.0,
             window=window,
@@ -124,7 +138,7 @@ class DriftChecker:
             )
         else:
             result.drift = compare(
-                reference,
+                reference.sample,
                 window.sample,
                 schema,
                 drift_share=monitoring.drift_share,
@@ -132,7 +146,7 @@ class DriftChecker:
                 sample_rows=monitoring.sample_rows,
                 seed=self.settings.model.random_state,
             )
-            result.quality = assess(window.sample, reference, schema)
+            result.quality = assess(window.sample, reference.profile, schema)
             result.outcome = "drift" if result.drift.dataset_drift else "ok"
         labelled = window.labelled
         if len(labelled):

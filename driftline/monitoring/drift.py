@@ -154,8 +154,8 @@ def compare(
     """Compare `current` with `reference` column by column (and the prediction column when both have it)."""
     if current.empty:
         raise ValueError("the window has no rows")
-    reference = _sample(reference, sample_rows, seed)
-    current = _sample(current, sample_rows, seed)
+    reference = sampled(reference, sample_rows, seed)
+    current = sampled(current, sample_rows, seed)
     numeric, categorical, insufficient = usable_columns(reference, current, schema)
     kinds = {name: "numeric" for name in numeric} | {name: "categorical" for name in categorical}
     if PREDICTION in reference.columns and PREDICTION in current.columns and current[PREDICTION].notna().any():
@@ -183,7 +183,7 @@ def _column_drift(
     from evidently.legacy.calculations.stattests.registry import get_stattest
     from evidently.legacy.core import ColumnType
 
-    ref, cur = (frame[name].replace([np.inf, -np.inf], np.nan).dropna() for frame in (reference, current))
+    ref, cur = (_finite(frame[name]) for frame in (reference, current))
     numeric = kind == "numeric" or (kind == "prediction" and pd.api.types.is_numeric_dtype(cur))
     column_type = ColumnType.Numerical if numeric else ColumnType.Categorical
     test = get_stattest(ref, cur, column_type, method)
@@ -198,6 +198,13 @@ def _column_drift(
         threshold=float(outcome.actual_threshold),
         drifted=bool(outcome.drifted),
     )
+
+
+def _finite(column: pd.Series) -> pd.Series:
+    """The column without its missing and infinite values."""
+    if pd.api.types.is_float_dtype(column):
+        return column[np.isfinite(column.to_numpy())]
+    return column[column.notna() & ~column.isin([np.inf, -np.inf])]
 
 
 def render(compared: Compared, path: Path) -> None:
@@ -225,5 +232,6 @@ def render(compared: Compared, path: Path) -> None:
     snapshot.save_html(str(path))
 
 
-def _sample(frame: pd.DataFrame, rows: int, seed: int) -> pd.DataFrame:
+def sampled(frame: pd.DataFrame, rows: int, seed: int) -> pd.DataFrame:
+    """At most `rows` rows of `frame`, drawn at random but the same every time for the same frame and seed."""
     return frame.sample(n=rows, random_state=seed) if len(frame) > rows else frame

@@ -28,8 +28,34 @@ class Quality:
         }
 
 
-def assess(window: pd.DataFrame, reference: pd.DataFrame, schema: FeatureSchema) -> Quality:
-    """Per-feature shares for the window's rows."""
+@dataclass(frozen=True)
+class ReferenceProfile:
+    """What a window's quality is measured against, taken from a reference once: the features it has, each numeric
+    feature's range (None without values) and each categorical feature's known values."""
+
+    columns: frozenset[str]
+    ranges: dict[str, tuple[float, float] | None]
+    known: dict[str, frozenset[str]]
+
+    @classmethod
+    def of(cls, reference: pd.DataFrame, schema: FeatureSchema) -> ReferenceProfile:
+        ranges: dict[str, tuple[float, float] | None] = {}
+        known: dict[str, frozenset[str]] = {}
+        for name in schema.features:
+            if name not in reference.columns:
+                continue
+            values = reference[name].dropna()
+            if name in schema.numeric:
+                ranges[name] = (values.min(), values.max()) if len(values) else None
+            else:
+                known[name] = frozenset(values.astype(str))
+        return cls(frozenset(reference.columns), ranges, known)
+
+
+def assess(window: pd.DataFrame, reference: pd.DataFrame | ReferenceProfile, schema: FeatureSchema) -> Quality:
+    """Per-feature shares for the window's rows (pass a `ReferenceProfile` to compare many windows with one
+    reference)."""
+    profile = reference if isinstance(reference, ReferenceProfile) else ReferenceProfile.of(reference, schema)
     quality = Quality()
     if window.empty:
         return quality
@@ -37,7 +63,7 @@ def assess(window: pd.DataFrame, reference: pd.DataFrame, schema: FeatureSchema)
         if name not in window.columns:
             quality.schema_problems.append(f"{name}: missing from the window")
             continue
-        if name not in reference.columns:
+        if name not in profile.columns:
             quality.schema_problems.append(f"{name}: missing from the reference")
             continue
         column = window[name]
@@ -47,12 +73,11 @@ def assess(window: pd.DataFrame, reference: pd.DataFrame, schema: FeatureSchema)
             if not pd.api.types.is_numeric_dtype(column):
                 quality.schema_problems.append(f"{name}: non-numeric values in a numeric feature")
                 continue
-            ref = reference[name].dropna()
-            if len(present) and len(ref):
-                outside = (present < ref.min()) | (present > ref.max())
+            bounds = profile.ranges[name]
+            if len(present) and bounds is not None:
+                outside = (present < bounds[0]) | (present > bounds[1])
                 quality.out_of_range_share[name] = round(float(outside.mean()), 6)
-        else:
-            known = set(reference[name].dropna().astype(str))
-            if len(present):
-                quality.unseen_share[name] = round(float((~present.astype(str).isin(known)).mean()), 6)
+        elif len(present):
+            unseen = ~present.astype(str).isin(profile.known[name])
+            quality.unseen_share[name] = round(float(unseen.mean()), 6)
     return quality

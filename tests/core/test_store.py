@@ -168,26 +168,26 @@ def test_a_window_sample_is_repeatable_and_a_sliding_window_keeps_its_rows(store
     store.dispose()
 
 
-def test_a_window_read_with_a_cache_decodes_only_rows_it_has_not_seen(store_url: str) -> None:
-    """With a `decoded` cache a read returns what it returns without; rows read before come from the cache, not the
-    store, while their labels are read anew; the cache keeps the rows of the latest read only."""
+def test_a_window_sample_returns_only_the_payloads_of_rows_not_known_and_every_label(store_url: str) -> None:
+    """`known` ids get no payload (a caller kept it), yet are picked as without it, with their labels read anew."""
     store = Store(store_url)
     store.insert_predictions(logged(300))
-    id_of = {row["request_id"]: row["id"] for row in store.recent_predictions(300)}
-    ids = sorted(id_of.values())
-    decoded: dict[int, dict[str, Any]] = {}
-    first = store.window_rows(version=1, first=ids[0], last=ids[199], limit=50, decoded=decoded)
-    assert first == store.window_rows(version=1, first=ids[0], last=ids[199], limit=50)
-    assert set(decoded) == {id_of[row["request_id"]] for row in first}
-    for payload in decoded.values():  # what the cache holds, a row read again from the store would not show
-        payload["features"] = {"x": -1 - payload["features"]["x"]}
-    store.record_feedback({row["request_id"]: 1 for row in first})
-    moved = store.window_rows(version=1, first=ids[50], last=ids[249], limit=50, decoded=decoded)
-    again = {row["request_id"] for row in first} & {row["request_id"] for row in moved}
+    ids = sorted(row["id"] for row in store.recent_predictions(300))
+    picked, payloads = store.window_sample(version=1, first=ids[0], last=ids[199], limit=50)
+    assert len(picked.ids) == 50 == len(payloads) and picked.ids == sorted(payloads)
+    assert picked.request_ids == [f"r{ids.index(i)}" for i in picked.ids] and picked.labels == [None] * 50
+    assert picked.created_at == [float(ids.index(i)) for i in picked.ids]
+    assert all(payloads[i]["features"] == {"x": ids.index(i)} for i in picked.ids)
+    store.record_feedback(dict.fromkeys(picked.request_ids, 1))
+    known = set(picked.ids)
+    moved, fresh = store.window_sample(version=1, first=ids[50], last=ids[249], limit=50, known=known)
+    again = known & set(moved.ids)
     assert 25 < len(again) < 50
-    assert again == {row["request_id"] for row in moved if row["features"]["x"] < 0}
-    assert all(row["label"] == 1 for row in moved if row["request_id"] in again)
-    assert set(decoded) == {id_of[row["request_id"]] for row in moved}
-    assert [] == store.window_rows(version=2, first=ids[0], last=ids[299], limit=50, decoded=decoded)
-    assert {} == decoded
+    assert set(fresh) == set(moved.ids) - again
+    assert [label for i, label in zip(moved.ids, moved.labels, strict=True) if i in again] == [1] * len(again)
+    assert moved == store.window_sample(version=1, first=ids[50], last=ids[249], limit=50)[0]
+    bare = store.window_sample(version=1, first=ids[0], last=ids[199], limit=5, with_features=False)[1]
+    assert all(set(payload) == {"output"} for payload in bare.values()) and len(bare) == 5
+    nothing, none = store.window_sample(version=2, first=ids[0], last=ids[299], limit=50, known=known)
+    assert (nothing.ids, none) == ([], {})
     store.dispose()

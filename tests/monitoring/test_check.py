@@ -1,9 +1,13 @@
 from __future__ import annotations
 
+from typing import Any
+
+import pandas as pd
 import pytest
 
 from driftline.core import Registry, Settings
 from driftline.monitoring import DriftChecker
+from driftline.monitoring.window import SampleCache, to_frame
 from driftline.retrain import TrainingOutcome
 from tests.factories import make_loans
 from tests.monitoring.conftest import log_predictions
@@ -72,3 +76,43 @@ def test_a_checker_that_reuses_decoded_rows_reports_what_a_fresh_one_does(
     assert again["drifted_features"] == fresh["drifted_features"] and "income" in again["drifted_features"]
     for key in ("features", "drift_share", "quality", "rows", "labelled_rows", "live_performance", "window"):
         assert again[key] == fresh[key], key
+
+
+def test_a_sample_cache_builds_only_new_rows_and_gives_the_frame_a_plain_read_gives(
+    registry: Registry, trained: TrainingOutcome
+) -> None:
+    """Rows a cache holds are not read again; its frame equals `to_frame` of a plain read, with late labels, also
+    when the rows new to it all lack a prediction value."""
+    store, schema = registry.store, registry.production().schema
+    earlier = log_predictions(registry, make_loans(600, seed=18))
+    cache, fetched = SampleCache(), []
+    window_sample = store.window_sample
+
+    def counting(**kwargs: Any) -> Any:
+        picked, payloads = window_sample(**kwargs)
+        if "known" in kwargs:  # the cache's reads, not the plain ones
+            fetched.append(len(payloads))
+        return picked, payloads
+
+    store.window_sample = counting  # type: ignore[method-assign]
+
+    def compared() -> pd.DataFrame:
+        first, last, _ = store.window_ids(version=1, rows=600)
+        window: dict[str, Any] = {"version": 1, "first": first, "last": last, "limit": 300}
+        cached = cache.sample(store, schema, **window)
+        pd.testing.assert_frame_equal(cached, to_frame(store.window_rows(**window), schema))
+        return cached
+
+    assert compared()["__label__"].isna().all() and fetched == [300]
+    store.record_feedback({request_id: 1 for request_id in earlier})  # late labels for rows the cache holds
+    features = make_loans(200, seed=19)[list(schema.features)].astype(object)
+    store.insert_predictions(  # no probability logged: the new rows' prediction column is all missing
+        [
+            {"request_id": f"bare{i}", "created_at": 1.0, "model_version": 1, "output": {}, "latency_ms": 1.0}
+            | {"features": {k: None if pd.isna(v) else v for k, v in row.items()}}
+            for i, row in enumerate(features.to_dict("records"))
+        ]
+    )
+    moved = compared()
+    assert 150 < 300 - fetched[-1] < 300  # most of the sample came from the cache
+    assert moved["__label__"].notna().sum() == 300 - fetched[-1] and moved["__prediction__"].isna().any()

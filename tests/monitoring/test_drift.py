@@ -99,3 +99,15 @@ def test_the_html_report_renders_from_the_kept_samples(tmp_path: Path) -> None:
     result.save_html(tmp_path / "report.html")
     page = (tmp_path / "report.html").read_text()
     assert all(name in page for name in SCHEMA.features)
+
+
+def test_infinite_and_missing_values_are_left_out_of_a_column_test() -> None:
+    """A column's test sees its finite values only: infinities and gaps added to the window leave its score as is."""
+    reference, current = frame(1500, 31), frame(600, 32, income_shift=10)
+    extra = current.iloc[:90].copy()
+    extra["income"] = [np.inf, -np.inf, np.nan] * 30
+    widened = pd.concat([current, extra], ignore_index=True)
+    score = {f.feature: f.score for f in compare(reference, current, SCHEMA, drift_share=0.5).features}
+    widened_score = {f.feature: f.score for f in compare(reference, widened, SCHEMA, drift_share=0.5).features}
+    assert np.isfinite(widened_score["income"]) and widened_score["income"] == score["income"]
+    assert widened_score["age"] != score["age"]  # the other columns did get the added rows
