@@ -1,8 +1,9 @@
 """Does a running drift check slow the service? /predict latency while the monitor checks back to back, and while
 it is paused.
 
-The service runs as in production (2 workers, prediction log on); one `driftline monitor` on the same store (at its
-default lower CPU priority) checks every second over a 5,000-row window: far more often than the default 60 s, so
+The service runs as in production (2 workers, prediction log on) and gets 2,000 real held-out flights rows in turn,
+one per request; one `driftline monitor` on the same store (at its default lower CPU priority) checks every second
+over a 5,000-row window: far more often than the default 60 s, so
 every run overlaps checks. Measuring starts after the monitor's first check. The monitor is then paused (SIGSTOP)
 and resumed (SIGCONT) between `wrk` runs, in off-on / on-off pairs, so both sides see the same machine: the ratio
 of the two sides is what the target is about, and many short pairs beat a few long ones on a shared machine. The
@@ -12,7 +13,7 @@ connection waits `--delay-ms` between requests, so the CPU has idle time as a re
 reports p50 and p99, the checks the monitor completed and the CPU time it used in each run.
 The store is a SQLite file unless `--store postgresql` (a throwaway local server).
 Usage: `python bench/monitor_impact.py [--seconds 5] [--delay-ms 40] [--rounds 20] [--load both|saturating|paced]
-[--store sqlite|postgresql] [--set monitoring.niceness=0] [--stand-in SHARE]` (part of `make bench`).
+[--store sqlite|postgresql] [--set monitoring.niceness=0] [--stand-in SHARE] [--one-row]` (part of `make bench`).
 """
 
 from __future__ import annotations
@@ -78,6 +79,12 @@ def main() -> None:
         "0: idle, which measures the benchmark's noise)",
     )
     parser.add_argument(
+        "--one-row",
+        action="store_true",
+        help="send the same row in every request (as runs before 2026-11-22, 10:00 did) instead of 2,000 real rows in "
+        "turn",
+    )
+    parser.add_argument(
         "--set",
         action="append",
         default=[],
@@ -104,7 +111,7 @@ def measure(args: argparse.Namespace, store: dict[str, str]) -> None:
             **store,
         },
     )
-    work, env, body = setup.work, setup.env, setup.body
+    work, env, body = setup.work, setup.env, (setup.body if args.one_row else setup.bodies)
     env.setdefault("DRIFTLINE_MONITORING__REPORTS_DIR", str(work / "reports"))
     port, monitor_port = free_port(), free_port()
     url, monitor_url = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{monitor_port}"

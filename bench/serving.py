@@ -62,7 +62,8 @@ def running(command: list[str], env: dict[str, str], url: str, ready_path: str) 
 
 
 def wrk(url: str, body_file: Path, connections: int, seconds: int, delay_ms: int = 0) -> dict[str, Any]:
-    """`wrk` POSTing the body; with `delay_ms` each connection pauses that long between requests (a paced load).
+    """`wrk` POSTing the body; with `delay_ms` each connection pauses that long between requests (a paced load). A
+    file of several lines holds one body per line, sent in turn.
 
     Besides the summary, "latencies" holds every distinct latency seen (microseconds) with its count, so several runs
     can be pooled into one distribution.
@@ -70,7 +71,16 @@ def wrk(url: str, body_file: Path, connections: int, seconds: int, delay_ms: int
     script = body_file.with_suffix(".lua")
     script.write_text(
         'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
-        f'wrk.body = io.open("{body_file}"):read("*a")\n'
+        + (
+            f'wrk.body = io.open("{body_file}"):read("*a")\n'
+            if len(body_file.read_text().splitlines()) < 2
+            else f'local bodies = {{}}\nfor line in io.lines("{body_file}") do bodies[#bodies + 1] = line end\n'
+            "local sent = 0\n"
+            "request = function()\n"
+            "  sent = sent + 1\n"
+            "  return wrk.format(nil, nil, nil, bodies[sent % #bodies + 1])\n"
+            "end\n"
+        )
         + (f"delay = function() return {delay_ms} end\n" if delay_ms else "")
         + "done = function(summary, latency, requests)\n"
         '  io.write(string.format("JSON {\\"requests\\": %d, \\"non2xx\\": %d, \\"errors\\": %d, '
@@ -107,7 +117,8 @@ def wrk(url: str, body_file: Path, connections: int, seconds: int, delay_ms: int
 
 @dataclass(frozen=True)
 class Prepared:
-    """A temporary store with the default flights model trained, and one real held-out row as the payload."""
+    """A temporary store with the default flights model trained, one real held-out row as the payload (`body`), and
+    2,000 of them, one per line (`bodies`)."""
 
     work: Path
     env: dict[str, str]
@@ -115,6 +126,7 @@ class Prepared:
     version: ModelVersion
     live: pd.DataFrame
     body: Path
+    bodies: Path
 
 
 def prepare(prefix: str, extra_env: dict[str, str] | None = None) -> Prepared:
@@ -135,10 +147,15 @@ def prepare(prefix: str, extra_env: dict[str, str] | None = None) -> Prepared:
     progress("training the default flights model")
     version = train(settings, registry, trigger="bench").version
     live = load_dataset(settings.data).live
-    row = {k: (None if pd.isna(v) else v) for k, v in live[list(version.schema.features)].iloc[100].to_dict().items()}
-    body = work / "row.json"
-    body.write_text(json.dumps(row))
-    return Prepared(work, env, registry, version, live, body)
+    features = live[list(version.schema.features)]
+    rows = [
+        json.dumps({k: (None if pd.isna(v) else v) for k, v in row.items()})
+        for row in [features.iloc[100].to_dict(), *features.sample(n=1999, random_state=0).to_dict("records")]
+    ]
+    body, bodies = work / "row.json", work / "rows.jsonl"
+    body.write_text(rows[0])
+    bodies.write_text("\n".join(rows) + "\n")
+    return Prepared(work, env, registry, version, live, body, bodies)
 
 
 def main() -> None:
