@@ -52,10 +52,8 @@ class ReferenceProfile:
         return cls(frozenset(reference.columns), ranges, known)
 
 
-def assess(window: pd.DataFrame, reference: pd.DataFrame | ReferenceProfile, schema: FeatureSchema) -> Quality:
-    """Per-feature shares for the window's rows (pass a `ReferenceProfile` to compare many windows with one
-    reference)."""
-    profile = reference if isinstance(reference, ReferenceProfile) else ReferenceProfile.of(reference, schema)
+def assess(window: pd.DataFrame, profile: ReferenceProfile, schema: FeatureSchema) -> Quality:
+    """Per-feature shares for the window's rows, against a reference's profile."""
     quality = Quality()
     if window.empty:
         return quality
