@@ -33,8 +33,8 @@ test-fast: install
 	$(VENV)/bin/pytest -q -m "not integration"
 
 lint: install
-	$(VENV)/bin/ruff check driftline tests bench
-	$(VENV)/bin/ruff format --check driftline tests bench
+	$(VENV)/bin/ruff check driftline service monitoring retrain tests bench
+	$(VENV)/bin/ruff format --check driftline service monitoring retrain tests bench
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 

@@ -61,7 +61,7 @@ def run_full() -> dict[str, object]:
 def run_sampled() -> dict[str, object]:
     import evidently.presets  # noqa: F401 - imported before timing, as the full run's imports are
 
-    from driftline.monitoring import compare
+    from monitoring import compare
 
     reference, window, schema = frames()
     started = time.perf_counter()
@@ -73,7 +73,7 @@ def run_render() -> dict[str, object]:
     """The HTML report of the sampled comparison, as the monitor renders it when someone opens it."""
     import evidently.presets  # noqa: F401
 
-    from driftline.monitoring import compare
+    from monitoring import compare
 
     reference, window, schema = frames()
     result = compare(reference, window, schema, drift_share=0.3, sample_rows=5000)
@@ -87,7 +87,7 @@ def run_render() -> dict[str, object]:
 def run_log_check(folder: str) -> dict[str, object]:
     """A full monitor check (store read, sampling, Evidently, quality, live metric) over a 1M-row log."""
     from driftline.core import Registry, Store, load_settings
-    from driftline.monitoring import DriftChecker
+    from monitoring import DriftChecker
 
     os.environ.update(_store_env(Path(folder)))
     settings = load_settings()
@@ -118,7 +118,7 @@ def build_log(folder: Path) -> None:
     import numpy as np
 
     from driftline.core import Registry, Store, load_dataset, load_settings
-    from driftline.retrain import train
+    from retrain import train
 
     os.environ.update(_store_env(folder))
     settings = load_settings()

@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 from driftline.core import ModelVersion, Registry, Store, load_dataset, load_settings  # noqa: E402
 from driftline.core.registry import PIPELINE_FILE  # noqa: E402
 from driftline.core.settings import DEFAULT_CONFIG  # noqa: E402
-from driftline.retrain import train  # noqa: E402
+from retrain import train  # noqa: E402
 from tests.factories import free_port  # noqa: E402
 
 

@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from driftline.core import Registry, Settings, Store, load_settings
-from driftline.retrain import TrainingOutcome, train
+from retrain import TrainingOutcome, train
 from tests.factories import make_loans, postgres_server, write_config
 
 

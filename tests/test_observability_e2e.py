@@ -27,7 +27,7 @@ import yaml
 from driftline.cli.prometheus import local_config
 from driftline.core import Registry, Store, load_dataset, load_settings
 from driftline.core.settings import DEFAULT_CONFIG
-from driftline.retrain import train
+from retrain import train
 from tests.factories import free_port, wait_for
 from tests.service.conftest import stop_server, wait_ready
 

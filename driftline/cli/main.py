@@ -23,9 +23,17 @@ from driftline.cli.prometheus import start_prometheus
 from driftline.cli.replay import replay as replay_rows
 from driftline.cli.replay import timeline
 from driftline.cli.serve import exec_service, start_service
-from driftline.core import DataError, DriftlineError, Registry, Settings, Store, load_dataset, load_settings
-from driftline.core.settings import config_path
-from driftline.retrain import retrain, train
+from driftline.core import (
+    DataError,
+    DriftlineError,
+    Registry,
+    Settings,
+    Store,
+    config_path,
+    load_dataset,
+    load_settings,
+)
+from retrain import retrain, train
 
 
 def _registry(settings: Settings) -> Registry:

@@ -12,8 +12,8 @@ import uvicorn
 from threadpoolctl import threadpool_limits
 
 from driftline.core import Registry, Settings, Store
-from driftline.monitoring import DriftChecker, MonitorMetrics, ReportArchive, monitor_app
-from driftline.retrain.loop import MonitorLoop
+from monitoring import DriftChecker, MonitorMetrics, ReportArchive, monitor_app
+from retrain import MonitorLoop
 
 log = logging.getLogger(__name__)
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 import shutil
 import subprocess
 import tempfile
+from importlib import resources
 from pathlib import Path
 
 import yaml
 
-PROMETHEUS_DIR = Path(__file__).resolve().parents[2] / "prometheus"
+# the top-level prometheus/ files, shipped as package data so an installed wheel has them too
+PROMETHEUS_DIR = Path(str(resources.files("driftline.cli").joinpath("assets")))
 
 
 def local_config(folder: Path, *, service: str, monitor: str) -> Path:

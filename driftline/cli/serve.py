@@ -10,9 +10,9 @@ import sys
 from pathlib import Path
 from typing import NoReturn
 
-from driftline.core.settings import CONFIG_ENV, Settings
+from driftline.core import CONFIG_ENV, Settings
 
-SERVICE = "driftline.service.app:Driftline"
+SERVICE = "service.app:Driftline"
 
 
 def service_env(settings: Settings, config: Path) -> dict[str, str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from driftline.core.registry import Registry
+from driftline.core import Registry
 
 
 def collect(registry: Registry) -> dict[str, Any]:

@@ -10,16 +10,39 @@ from driftline.core.errors import (
     NoProductionModel,
     PayloadTooLarge,
     PromotionRefused,
+    StoreUnavailable,
     UnknownRequestIds,
     UnknownVersion,
 )
 from driftline.core.model import LoadedModel
-from driftline.core.registry import ModelVersion, Registry
-from driftline.core.schema import FeatureSchema, infer_schema
-from driftline.core.settings import Settings, load_settings
+from driftline.core.registry import PIPELINE_FILE, REFERENCE_FILE, ModelVersion, Registry
+from driftline.core.schema import MAX_CATEGORY_LENGTH, MAX_MAGNITUDE, FeatureSchema, infer_schema
+from driftline.core.scoring import metric_from_outputs
+from driftline.core.settings import (
+    CLASSIFICATION_METRICS,
+    CONFIG_ENV,
+    METRIC_DIRECTIONS,
+    REGRESSION_METRICS,
+    ModelSettings,
+    RetrainSettings,
+    SearchRange,
+    SearchSettings,
+    Settings,
+    config_path,
+    estimator_refusal,
+    load_settings,
+)
 from driftline.core.store import Store
 
 __all__ = [
+    "CLASSIFICATION_METRICS",
+    "CONFIG_ENV",
+    "MAX_CATEGORY_LENGTH",
+    "MAX_MAGNITUDE",
+    "METRIC_DIRECTIONS",
+    "PIPELINE_FILE",
+    "REFERENCE_FILE",
+    "REGRESSION_METRICS",
     "ArtifactIntegrityError",
     "ConfigError",
     "DataError",
@@ -28,17 +51,25 @@ __all__ = [
     "FeatureSchema",
     "InvalidInput",
     "LoadedModel",
+    "ModelSettings",
     "ModelVersion",
     "NoProductionModel",
     "PayloadTooLarge",
     "PromotionRefused",
     "Registry",
+    "RetrainSettings",
+    "SearchRange",
+    "SearchSettings",
     "Settings",
     "Store",
+    "StoreUnavailable",
     "UnknownRequestIds",
     "UnknownVersion",
+    "config_path",
+    "estimator_refusal",
     "infer_schema",
     "load_dataset",
     "load_settings",
+    "metric_from_outputs",
     "read_table",
 ]

@@ -1,7 +1,7 @@
 """Domain errors shared by every package.
 
 Each error builds its message from its arguments so the text a user sees names what was wrong. The service maps
-these to HTTP status codes in one place (`driftline.service.errors`); the CLI prints them and exits non-zero.
+these to HTTP status codes in one place (`service.errors`); the CLI prints them and exits non-zero.
 """
 
 from __future__ import annotations

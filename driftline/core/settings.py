@@ -1,6 +1,7 @@
 """The one settings class: a YAML file, overridden field by field by `DRIFTLINE_` environment variables.
 
-`driftline.yaml` at the repository root holds the built-in defaults. `--config PATH` or `DRIFTLINE_CONFIG` picks
+`driftline.yaml` at the repository root holds the built-in defaults; it ships inside this package as package data, so
+an installed wheel finds it as a checkout does. `--config PATH` or `DRIFTLINE_CONFIG` picks
 another file. Nested fields are overridden with a double underscore, e.g. `DRIFTLINE_MONITORING__WINDOW_ROWS=200`.
 Bad config fails at start with one message naming the field and the reason (`ConfigError`).
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Sequence
+from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
@@ -28,7 +30,8 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from driftline.core.errors import ConfigError
 
-DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "driftline.yaml"
+# a regular (unzipped) install gives a real file, as `bentoml serve` and the config loader need
+DEFAULT_CONFIG = Path(str(resources.files("driftline.core").joinpath("driftline.yaml")))
 CONFIG_ENV = "DRIFTLINE_CONFIG"
 
 Task = Literal["classification", "regression"]

@@ -7,7 +7,7 @@ import pytest
 
 from driftline.cli.main import main
 from driftline.core import Registry
-from driftline.retrain import TrainingOutcome
+from retrain import TrainingOutcome
 from tests.factories import make_loans
 from tests.monitoring.conftest import log_predictions
 

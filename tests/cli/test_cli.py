@@ -116,4 +116,51 @@ def test_bentoml_build_packages_the_service(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr[-2000:]
     bentos = list((tmp_path / "bentoml" / "bentos" / "driftline").glob("*/src"))
     assert len(bentos) == 1
-    assert (bentos[0] / "driftline" / "service" / "app.py").exists() and (bentos[0] / "driftline.yaml").exists()
+    source = bentos[0]
+    assert (source / "service" / "app.py").exists()
+    assert (source / "driftline" / "core" / "store.py").exists()
+    assert "data:" in (source / "driftline" / "core" / "driftline.yaml").read_text(encoding="utf-8")
+    assert [] == [name for name in ("monitoring", "retrain", "driftline/cli") if (source / name).exists()]
+
+
+@pytest.mark.integration
+def test_an_installed_wheel_finds_its_default_config_and_prometheus_files(tmp_path: Path) -> None:
+    """A wheel built from the checkout and installed (not editable) ships the default config and Prometheus files."""
+    root = Path(__file__).resolve().parents[2]
+    built = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-w", str(tmp_path / "dist"), "."],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert built.returncode == 0, built.stderr[-2000:]
+    wheels = list((tmp_path / "dist").glob("driftline-*.whl"))
+    assert len(wheels) == 1
+    target = tmp_path / "site"
+    installed = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--no-deps", "--target", str(target), str(wheels[0])],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert installed.returncode == 0, installed.stderr[-2000:]
+    for package in ("driftline", "service", "monitoring", "retrain"):
+        assert (target / package / "__init__.py").exists()
+    probe = (
+        "import driftline, json; from driftline.core.settings import DEFAULT_CONFIG, load_settings; "
+        "from driftline.cli.prometheus import PROMETHEUS_DIR; s = load_settings(DEFAULT_CONFIG); "
+        "print(json.dumps([driftline.__file__, str(DEFAULT_CONFIG), s.data.target, "
+        "(PROMETHEUS_DIR / 'alerts.yml').read_text()[:1]]))"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DRIFTLINE_")}
+    env["PYTHONPATH"] = str(target)
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    module, config, target_column, alerts = json.loads(result.stdout)
+    assert Path(module).is_relative_to(target)
+    assert Path(config).is_relative_to(target)
+    assert "late" == target_column
+    assert "#" == alerts

@@ -8,8 +8,8 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 
 from driftline.core import FeatureSchema, Registry
 from driftline.core.compiled import CompiledPreprocessing
-from driftline.retrain import TrainingOutcome
-from driftline.retrain.pipeline import build_pipeline
+from retrain import TrainingOutcome
+from retrain.pipeline import build_pipeline
 from tests.factories import make_loans
 
 

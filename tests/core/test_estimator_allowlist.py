@@ -11,7 +11,7 @@ import yaml
 
 from driftline.core import ConfigError, load_settings
 from driftline.core.schema import infer_schema
-from driftline.retrain.pipeline import build_pipeline, estimator_class
+from retrain.pipeline import build_pipeline, estimator_class
 from tests.factories import CATEGORICAL, NUMERIC, make_loans
 
 SIDE_EFFECT_MODULE = """

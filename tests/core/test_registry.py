@@ -4,7 +4,7 @@ import pytest
 
 from driftline.core import ArtifactIntegrityError, NoProductionModel, PromotionRefused, Registry
 from driftline.core.registry import PIPELINE_FILE, REFERENCE_FILE, sha256_of
-from driftline.retrain import TrainingOutcome
+from retrain import TrainingOutcome
 
 
 def test_registration_records_every_artifact_hash(registry: Registry, trained: TrainingOutcome) -> None:
@@ -28,7 +28,7 @@ def test_a_tampered_artifact_is_refused_before_unpickling(registry: Registry, tr
 
 def test_promotion_of_a_corrupt_version_is_refused(registry: Registry, trained: TrainingOutcome) -> None:
     """A version whose reference file is gone cannot become production; the pointer stays."""
-    from driftline.retrain import train
+    from retrain import train
 
     second = train(registry_settings(registry), registry, trigger="test").version.version
     (registry.model_dir / registry.get(second).artifact_dir / REFERENCE_FILE).unlink()
@@ -39,7 +39,7 @@ def test_promotion_of_a_corrupt_version_is_refused(registry: Registry, trained: 
 
 def test_rollback_returns_to_the_previous_production_version(registry: Registry, trained: TrainingOutcome) -> None:
     """Rollback is a promotion of the version before, recorded as such."""
-    from driftline.retrain import train
+    from retrain import train
 
     second = train(registry_settings(registry), registry, trigger="test").version.version
     registry.promote(second, kind="manual", reason="try it")

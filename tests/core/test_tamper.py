@@ -11,7 +11,7 @@ import pytest
 from driftline.cli.main import main
 from driftline.core import ArtifactIntegrityError, Registry, Settings
 from driftline.core.registry import PIPELINE_FILE, REFERENCE_FILE
-from driftline.retrain import TrainingOutcome, train
+from retrain import TrainingOutcome, train
 
 
 def flip_a_byte(path: Path) -> None:

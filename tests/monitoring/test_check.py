@@ -6,9 +6,9 @@ import pandas as pd
 import pytest
 
 from driftline.core import Registry, Settings
-from driftline.monitoring import DriftChecker
-from driftline.monitoring.window import SampleCache, to_frame
-from driftline.retrain import TrainingOutcome
+from monitoring import DriftChecker
+from monitoring.window import SampleCache, to_frame
+from retrain import TrainingOutcome
 from tests.factories import make_loans
 from tests.monitoring.conftest import log_predictions
 

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from driftline.core import FeatureSchema
-from driftline.monitoring import compare
+from monitoring import compare
 from tests.factories import make_loans
 
 SCHEMA = FeatureSchema(("income", "age", "debt_ratio"), ("purpose", "region"), "default", "classification", (0, 1))

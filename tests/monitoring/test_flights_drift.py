@@ -6,7 +6,7 @@ import pytest
 
 from driftline.core import FeatureSchema, load_dataset, load_settings
 from driftline.core.settings import DEFAULT_CONFIG
-from driftline.monitoring import compare
+from monitoring import compare
 
 WEATHER = {"temp", "dewp", "humid"}
 STABLE = {"distance", "carrier", "origin"}

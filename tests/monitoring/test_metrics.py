@@ -6,9 +6,9 @@ import pytest
 from starlette.testclient import TestClient
 
 from driftline.core import Registry, Settings
-from driftline.monitoring import DriftChecker, MonitorMetrics, ReportArchive, monitor_app
-from driftline.retrain import TrainingOutcome
-from driftline.retrain.loop import MonitorLoop
+from monitoring import DriftChecker, MonitorMetrics, ReportArchive, monitor_app
+from retrain import TrainingOutcome
+from retrain.loop import MonitorLoop
 from tests.factories import make_loans
 from tests.monitoring.conftest import log_predictions
 

@@ -12,9 +12,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from driftline.core import FeatureSchema
-from driftline.monitoring import ReportArchive, compare
-from driftline.monitoring.drift import Compared, DriftResult
-from driftline.monitoring.reports import ReportError, read_compared
+from monitoring import ReportArchive, compare
+from monitoring.drift import Compared, DriftResult
+from monitoring.reports import ReportError, read_compared
 from tests.factories import make_loans
 
 SCHEMA = FeatureSchema(("income", "age", "debt_ratio"), ("purpose", "region"), "default", "classification", (0, 1))

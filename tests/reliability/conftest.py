@@ -25,7 +25,7 @@ from driftline.cli.serve import metrics_in_memory, serve_command, service_env
 from driftline.core import Registry, Settings, Store, load_settings
 from driftline.core.settings import CONFIG_ENV
 from driftline.core.store import predictions
-from driftline.retrain import train
+from retrain import train
 from tests.factories import free_port, make_loans, wait_for, write_config
 from tests.reliability.postgres import RestartablePostgres
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from driftline.service.prediction_log import ListChunk, PredictionLog
+from service.prediction_log import ListChunk, PredictionLog
 
 
 def records(count: int, start: int = 0) -> ListChunk:
@@ -42,7 +42,7 @@ def test_a_store_back_within_the_retry_window_loses_nothing(caplog: pytest.LogCa
     """A batch refused for 0.4 s is written by a retry; the outage and the recovery are one log line each."""
     store = FlakyStore()
     log = PredictionLog(store.write, batch_size=100, flush_seconds=0.01, retry_seconds=2.0)
-    with caplog.at_level(logging.INFO, logger="driftline.service.prediction_log"):
+    with caplog.at_level(logging.INFO, logger="service.prediction_log"):
         log.submit(records(10))
         time.sleep(0.4)
         store.heal()

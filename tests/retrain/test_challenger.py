@@ -5,8 +5,8 @@ import pandas as pd
 import pytest
 
 from driftline.core import Registry, Settings
-from driftline.retrain import TrainingOutcome, retrain
-from driftline.retrain.trigger import RetrainTrigger
+from retrain import TrainingOutcome, retrain
+from retrain.trigger import RetrainTrigger
 from tests.factories import make_loans
 from tests.monitoring.conftest import log_predictions
 
@@ -64,7 +64,7 @@ def test_the_bootstrap_lower_bound_must_clear_min_gain(
     ready: Settings, registry: Registry, monkeypatch: pytest.MonkeyPatch, min_gain: float, outcome: str
 ) -> None:
     """A clear point gain is not enough: the gain's lower bound (here set to 0.01) must be above min_gain too."""
-    from driftline.retrain import challenger
+    from retrain import challenger
 
     monkeypatch.setattr(challenger, "bootstrap_gain", lambda *args, **kwargs: (0.05, 0.01))
     live = new_regime(1500, seed=44)

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from driftline.core import Registry, Store, load_settings
 from driftline.core.settings import DEFAULT_CONFIG
-from driftline.retrain import train
+from retrain import train
 
 
 def test_the_builtin_defaults_train_a_useful_flights_model(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from driftline.core import Registry, Settings, UnknownVersion
-from driftline.retrain import TrainingOutcome
+from retrain import TrainingOutcome
 from tests.factories import free_port, wait_for, write_config
 from tests.monitoring.conftest import log_predictions
 from tests.retrain.test_challenger import new_regime

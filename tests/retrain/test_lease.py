@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from driftline.core import Settings
-from driftline.retrain import TrainingOutcome
+from retrain import TrainingOutcome
 from tests.factories import free_port
 from tests.service.conftest import stop_server
 

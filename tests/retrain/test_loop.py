@@ -3,9 +3,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from driftline.core import Registry, Settings
-from driftline.monitoring import DriftChecker, MonitorMetrics, ReportArchive
-from driftline.retrain import TrainingOutcome
-from driftline.retrain.loop import MonitorLoop
+from monitoring import DriftChecker, MonitorMetrics, ReportArchive
+from retrain import TrainingOutcome
+from retrain.loop import MonitorLoop
 from tests.monitoring.conftest import log_predictions
 from tests.retrain.test_challenger import new_regime
 

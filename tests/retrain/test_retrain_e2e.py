@@ -20,8 +20,8 @@ from driftline.cli.demo import demo_env
 from driftline.cli.replay import replay
 from driftline.core import Registry, Store, load_dataset, load_settings
 from driftline.core.settings import DEFAULT_CONFIG
-from driftline.monitoring import compare
-from driftline.monitoring.window import to_frame
+from monitoring import compare
+from monitoring.window import to_frame
 from tests.factories import free_port
 from tests.service.conftest import stop_server, wait_ready
 

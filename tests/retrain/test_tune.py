@@ -8,8 +8,8 @@ import pytest
 
 from driftline.core import ConfigError, Registry, Settings, Store, load_settings
 from driftline.core.settings import SearchSettings
-from driftline.retrain import TrainingOutcome, retrain, train
-from driftline.retrain.tune import candidates, cv_folds
+from retrain import TrainingOutcome, retrain, train
+from retrain.tune import candidates, cv_folds
 from tests.factories import write_config
 from tests.monitoring.conftest import log_predictions
 

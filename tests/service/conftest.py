@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from driftline.core import Registry, Settings, Store, load_settings
-from driftline.retrain import train
+from retrain import train
 from tests.factories import free_port, make_loans, write_config
 
 

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from driftline.core import ConfigError, load_settings
-from driftline.retrain import train
+from retrain import train
 from tests.factories import feature_row, make_loans
 from tests.service.conftest import Served, serve_trained
 

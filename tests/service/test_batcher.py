@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from driftline.service.batcher import MicroBatcher
+from service.batcher import MicroBatcher
 
 
 def test_concurrent_requests_share_model_calls_and_keep_their_rows() -> None:

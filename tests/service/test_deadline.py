@@ -10,7 +10,7 @@ import httpx
 import pytest
 from starlette.types import Receive, Scope, Send
 
-from driftline.service.deadline import RequestDeadline, take_over_bentoml_timeout
+from service.deadline import RequestDeadline, take_over_bentoml_timeout
 
 
 class Slow:

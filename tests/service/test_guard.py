@@ -10,7 +10,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
-from driftline.service.guard import RequestGuard, describe_validation_error
+from service.guard import RequestGuard, describe_validation_error
 
 
 async def echo(request: Request) -> JSONResponse:

@@ -13,7 +13,7 @@ import httpx
 import pandas as pd
 import pytest
 
-from driftline.retrain import train
+from retrain import train
 from tests.factories import CATEGORICAL, NUMERIC, feature_row, make_loans
 from tests.service.conftest import Served, serve_trained, settled_count, stop_server
 

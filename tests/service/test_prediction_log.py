@@ -5,7 +5,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from driftline.service.prediction_log import ListChunk, PredictionLog
+from service.prediction_log import ListChunk, PredictionLog
 
 
 def records(count: int, start: int = 0) -> ListChunk:

@@ -4,8 +4,8 @@ import time
 
 from driftline.core import Registry, Settings
 from driftline.core.registry import PIPELINE_FILE
-from driftline.retrain import TrainingOutcome, train
-from driftline.service.promoted import PromotedModel
+from retrain import TrainingOutcome, train
+from service.promoted import PromotedModel
 
 
 def test_the_served_model_follows_the_production_pointer(

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from driftline.core import DataError, InvalidInput, PayloadTooLarge, Settings, UnknownRequestIds
-from driftline.retrain import TrainingOutcome
-from driftline.service.runtime import ServingRuntime, read_upload, write_result
+from retrain import TrainingOutcome
+from service.runtime import ServingRuntime, read_upload, write_result
 from tests.factories import CATEGORICAL, NUMERIC, feature_row
 
 

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from driftline.core.registry import PIPELINE_FILE
-from driftline.retrain import train
+from retrain import train
 from tests.factories import feature_row, make_loans
 from tests.service.conftest import serve_trained
 

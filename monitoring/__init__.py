@@ -1,0 +1,18 @@
+"""Drift checks with Evidently, data quality and live performance, the monitor's metrics, reports and HTTP surface."""
+
+from monitoring.check import CheckResult, DriftChecker
+from monitoring.drift import DriftResult, FeatureDrift, compare
+from monitoring.metrics import MonitorMetrics
+from monitoring.reports import ReportArchive
+from monitoring.server import monitor_app
+
+__all__ = [
+    "CheckResult",
+    "DriftChecker",
+    "DriftResult",
+    "FeatureDrift",
+    "MonitorMetrics",
+    "ReportArchive",
+    "compare",
+    "monitor_app",
+]

@@ -1,0 +1,131 @@
+"""The monitor's Prometheus metrics, on a registry of its own (not the service's multi-process one)."""
+
+from __future__ import annotations
+
+import time
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from monitoring.check import CheckResult
+
+
+class MonitorMetrics:
+    """Gauges set from each check; counters of checks, retrains and promotions."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        r = self.registry
+        self.feature_score = Gauge(
+            "driftline_feature_drift_score", "Drift test score per feature (see test info).", ["feature"], registry=r
+        )
+        self.feature_threshold = Gauge(
+            "driftline_feature_drift_threshold", "Drift test threshold per feature.", ["feature"], registry=r
+        )
+        self.feature_drifted = Gauge(
+            "driftline_feature_drifted", "1 when the feature drifted in the last check.", ["feature"], registry=r
+        )
+        self.feature_test = Gauge(
+            "driftline_feature_drift_test_info",
+            "Drift test used per feature (value 1).",
+            ["feature", "test", "direction"],
+            registry=r,
+        )
+        self.drift_share = Gauge(
+            "driftline_drift_share", "Share of features that drifted in the last check.", registry=r
+        )
+        self.drift_share_threshold = Gauge(
+            "driftline_drift_share_threshold", "Dataset drift threshold on the drift share.", registry=r
+        )
+        self.dataset_drift = Gauge("driftline_dataset_drift", "1 when the last check found dataset drift.", registry=r)
+        self.prediction_score = Gauge(
+            "driftline_prediction_drift_score", "Drift score of the model's predictions.", registry=r
+        )
+        self.prediction_drifted = Gauge("driftline_prediction_drifted", "1 when the predictions drifted.", registry=r)
+        self.window_rows = Gauge("driftline_window_rows", "Live rows in the last checked window.", registry=r)
+        self.reference_rows = Gauge(
+            "driftline_reference_rows", "Reference rows compared in the last check.", registry=r
+        )
+        self.missing_share = Gauge(
+            "driftline_feature_missing_share", "Share of missing values per feature.", ["feature"], registry=r
+        )
+        self.unseen_share = Gauge(
+            "driftline_feature_unseen_share", "Share of categories not in the reference.", ["feature"], registry=r
+        )
+        self.out_of_range_share = Gauge(
+            "driftline_feature_out_of_range_share",
+            "Share of numbers outside the reference range.",
+            ["feature"],
+            registry=r,
+        )
+        self.live_performance = Gauge(
+            "driftline_live_performance", "Production model metric on labelled window rows.", ["metric"], registry=r
+        )
+        self.labelled_rows = Gauge(
+            "driftline_live_labeled_rows", "Labelled rows in the last checked window.", registry=r
+        )
+        self.last_check = Gauge(
+            "driftline_last_check_timestamp_seconds", "Unix time of the last completed check.", registry=r
+        )
+        self.since_last_check = Gauge(
+            "driftline_seconds_since_last_check", "Seconds since the last completed check.", registry=r
+        )
+        self.since_last_check.set_function(self._seconds_since_last_check)
+        self.check_duration = Histogram(
+            "driftline_check_duration_seconds",
+            "Duration of drift checks.",
+            registry=r,
+            buckets=(0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120),
+        )
+        self.checks = Counter("driftline_checks", "Drift checks by outcome.", ["outcome"], registry=r)
+        self.retrains = Counter("driftline_retrain_runs", "Retrain runs by outcome.", ["outcome"], registry=r)
+        self.production_version = Gauge("driftline_production_model_version", "Version in production.", registry=r)
+        self.promotions = Counter("driftline_promotions", "Promotions by kind.", ["kind"], registry=r)
+        for outcome in ("ok", "drift", "skipped", "failed"):
+            self.checks.labels(outcome=outcome)
+        for outcome in ("promoted", "rejected", "failed"):
+            self.retrains.labels(outcome=outcome)
+        for kind in ("initial", "auto", "manual", "rollback"):
+            self.promotions.labels(kind=kind)
+        self._last_check_at: float | None = None
+        self._started_at = time.time()
+
+    def _seconds_since_last_check(self) -> float:
+        return time.time() - (self._last_check_at if self._last_check_at is not None else self._started_at)
+
+    def publish(self, result: CheckResult) -> None:
+        """Set every gauge from a completed check and count it."""
+        self.checks.labels(outcome=result.outcome).inc()
+        self.check_duration.observe(result.duration_seconds)
+        self._last_check_at = result.checked_at
+        self.last_check.set(result.checked_at)
+        self.window_rows.set(result.window.rows)
+        self.labelled_rows.set(result.window.labelled_rows)
+        self.production_version.set(result.model_version)
+        if result.live_metric is not None:
+            self.live_performance.labels(metric=result.metric).set(result.live_metric)
+        drift = result.drift
+        if drift is None:
+            return
+        self.drift_share.set(drift.drift_share)
+        self.drift_share_threshold.set(drift.drift_share_threshold)
+        self.dataset_drift.set(1 if drift.dataset_drift else 0)
+        self.reference_rows.set(drift.rows_reference)
+        self.feature_test.clear()
+        for feature in drift.features:
+            self.feature_score.labels(feature=feature.feature).set(feature.score)
+            self.feature_threshold.labels(feature=feature.feature).set(feature.threshold)
+            self.feature_drifted.labels(feature=feature.feature).set(1 if feature.drifted else 0)
+            self.feature_test.labels(feature=feature.feature, test=feature.test, direction=feature.direction).set(1)
+        if drift.prediction is not None:
+            self.prediction_score.set(drift.prediction.score)
+            self.prediction_drifted.set(1 if drift.prediction.drifted else 0)
+        for name, share in result.quality.missing_share.items():
+            self.missing_share.labels(feature=name).set(share)
+        for name, share in result.quality.unseen_share.items():
+            self.unseen_share.labels(feature=name).set(share)
+        for name, share in result.quality.out_of_range_share.items():
+            self.out_of_range_share.labels(feature=name).set(share)
+
+    def failed(self, duration_seconds: float) -> None:
+        self.checks.labels(outcome="failed").inc()
+        self.check_duration.observe(duration_seconds)

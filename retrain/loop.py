@@ -1,0 +1,231 @@
+"""The monitor's scheduler: drift checks every interval, drift-triggered and scheduled retrains, one leader.
+
+Jobs live in APScheduler's SQLAlchemy job store in Driftline's own database, with explicit ids and
+`replace_existing`, `max_instances=1`, `coalesce` and a misfire grace time. A job store must never be shared by
+two running schedulers, so with several `driftline monitor` processes on one store only the holder of the
+`monitor` lease runs a scheduler; the others wait and take over when the lease expires.
+
+A check that fails is logged and counted (`driftline_checks_total{outcome="failed"}`) and the loop goes on; so
+does a failed retrain (`driftline_retrain_runs_total{outcome="failed"}`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import secrets
+import socket
+import threading
+import time
+from typing import Any
+
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
+
+from driftline.core import Settings
+from monitoring import CheckResult, DriftChecker, MonitorMetrics, ReportArchive
+from retrain.challenger import RetrainDecision, retrain
+from retrain.trigger import RetrainTrigger
+
+log = logging.getLogger(__name__)
+
+CHECK_JOB = "drift-check"
+RETRAIN_JOB = "scheduled-retrain"
+LEASE = "monitor"
+_ACTIVE: list[MonitorLoop] = []  # jobs in a persistent store name module-level functions; they act on this loop
+
+
+def run_check_job() -> None:
+    """APScheduler entry point of the drift-check job."""
+    if _ACTIVE:
+        _ACTIVE[0].check_once()
+
+
+def run_scheduled_retrain_job() -> None:
+    """APScheduler entry point of the cron retrain job."""
+    if _ACTIVE:
+        _ACTIVE[0].retrain_now("schedule")
+
+
+class MonitorLoop:
+    """Runs `DriftChecker` on a schedule, retrains when drift persists, keeps the last result for HTTP."""
+
+    def __init__(
+        self, settings: Settings, checker: DriftChecker, metrics: MonitorMetrics, archive: ReportArchive
+    ) -> None:
+        self.settings = settings
+        self.checker = checker
+        self.metrics = metrics
+        self.archive = archive
+        self.store = checker.registry.store
+        self.trigger = RetrainTrigger(settings.retrain, self.store)
+        self.last_decision: RetrainDecision | None = None
+        self.holder = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+        self._last: CheckResult | None = None
+        self._lock = threading.Lock()
+        self._scheduler: BackgroundScheduler | None = None
+        self._stop = threading.Event()
+        self._keeper: threading.Thread | None = None
+
+    @property
+    def leader(self) -> bool:
+        return self._scheduler is not None
+
+    def last_check(self) -> dict[str, Any] | None:
+        with self._lock:
+            return self._last.to_dict() if self._last is not None else None
+
+    def check_once(self) -> CheckResult | None:
+        """One check, published and archived, then maybe a retrain; None (logged and counted) when it failed."""
+        started = time.monotonic()
+        try:
+            result = self.checker.run()
+        except Exception as exc:  # a failing check must never stop the loop
+            self.metrics.failed(time.monotonic() - started)
+            log.error("drift check failed", extra={"error": f"{type(exc).__name__}: {exc}"})
+            return None
+        self.metrics.publish(result)
+        if result.drift is not None:
+            try:
+                self.archive.save(result.drift, result.model_version, result.checked_at)
+            except Exception as exc:  # the check stands without its report
+                log.error("drift report not saved", extra={"error": f"{type(exc).__name__}: {exc}"})
+        with self._lock:
+            self._last = result
+        summary = result.to_dict()
+        try:
+            self.store.record_check(
+                checked_at=result.checked_at,
+                model_version=result.model_version,
+                outcome=result.outcome,
+                drift_share=summary["drift_share"],
+                summary={
+                    k: summary[k]
+                    for k in ("reason", "rows", "labelled_rows", "drifted_features", "live_performance", "window")
+                },
+            )
+        except Exception as exc:  # the status table is a convenience; the check itself succeeded
+            log.error("check not recorded", extra={"error": str(exc)})
+        log.info(
+            "drift check",
+            extra={
+                "outcome": result.outcome,
+                "rows": result.window.rows,
+                "reason": result.reason,
+                "drift_share": result.drift.drift_share if result.drift else None,
+            },
+        )
+        why = self.trigger.observe(result.outcome, self.store.count_feedback())
+        if why is not None:
+            kept = ("drift_share", "drifted_features", "rows", "window", "model_version")
+            summary = {k: v for k, v in result.to_dict().items() if k in kept}
+            self.retrain_now("drift", {"reason": why, **summary})
+        return result
+
+    def retrain_now(self, trigger: str, drift: dict[str, Any] | None = None) -> RetrainDecision:
+        """Retrain, compare, promote or reject; the outcome is counted and logged, never raised."""
+        decision = retrain(self.settings, self.checker.registry, trigger=trigger, drift=drift, progress=_log_progress)
+        self.metrics.retrains.labels(outcome=decision.outcome).inc()
+        if decision.outcome == "promoted":
+            self.metrics.promotions.labels(kind="auto").inc()
+        self.last_decision = decision
+        log.warning(
+            "retrain",
+            extra={
+                "outcome": decision.outcome,
+                "reason": decision.reason,
+                "candidate_version": decision.candidate_version,
+            },
+        )
+        return decision
+
+    # leadership and the scheduler ----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Hold (or wait for) the monitor lease in the background; the holder runs the scheduler."""
+        _ACTIVE[:] = [self]
+        self._keeper = threading.Thread(target=self._keep_lease, name="monitor-lease", daemon=True)
+        self._keeper.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._keeper is not None:
+            self._keeper.join(timeout=10)
+        self._step_down()
+        self.store.release_lease(LEASE, self.holder)
+
+    def _keep_lease(self) -> None:
+        ttl = self.settings.monitoring.lease_seconds
+        while not self._stop.is_set():
+            try:
+                held = self.store.acquire_lease(LEASE, self.holder, ttl)
+            except Exception as exc:  # the store being away is a lost lease, not a crash
+                log.error("lease renewal failed", extra={"error": str(exc)})
+                held = False
+            if held and not self.leader:
+                self._take_over()
+            elif not held and self.leader:
+                log.warning("monitor lease lost; standing by", extra={"holder": self.holder})
+                self._step_down()
+            self._stop.wait(ttl / 3)
+
+    def _take_over(self) -> None:
+        log.warning("monitor lease taken; scheduling checks", extra={"holder": self.holder})
+        self._fail_interrupted_runs()
+        interval = self.settings.monitoring.interval_seconds
+        scheduler = BackgroundScheduler(
+            jobstores={"default": SQLAlchemyJobStore(engine=self.store.engine, tablename="apscheduler_jobs")},
+            timezone="UTC",
+        )
+        scheduler.add_job(
+            run_check_job,
+            "interval",
+            seconds=interval,
+            id=CHECK_JOB,
+            replace_existing=True,
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=interval,
+            next_run_time=dt.datetime.now(dt.UTC),
+        )
+        schedule = self.settings.retrain.schedule
+        if schedule:
+            scheduler.add_job(
+                run_scheduled_retrain_job,
+                CronTrigger.from_crontab(schedule, timezone="UTC"),
+                id=RETRAIN_JOB,
+                replace_existing=True,
+                max_instances=1,
+                coalesce=True,
+                misfire_grace_time=3600,
+            )
+        elif scheduler.get_job(RETRAIN_JOB) is not None:
+            scheduler.remove_job(RETRAIN_JOB)
+        scheduler.start()
+        self._scheduler = scheduler
+
+    def _step_down(self) -> None:
+        scheduler, self._scheduler = self._scheduler, None
+        if scheduler is not None and scheduler.running:
+            scheduler.shutdown(wait=True)
+
+    def _fail_interrupted_runs(self) -> None:
+        """Training runs left `running` by a monitor that died are recorded as interrupted."""
+        for run in self.store.list_runs(limit=20):
+            if run["status"] == "running" and run["trigger"] in ("drift", "schedule"):
+                self.store.finish_run(run["id"], status="failed", message="interrupted: the monitor stopped mid-run")
+
+    def next_runs(self) -> dict[str, str | None]:
+        """When each scheduled job runs next (leader only)."""
+        if self._scheduler is None:
+            return {}
+        return {
+            job.id: job.next_run_time.isoformat() if job.next_run_time else None for job in self._scheduler.get_jobs()
+        }
+
+
+def _log_progress(step: str) -> None:
+    """Retrain steps and search trials, in the structured log at info level (shown with --verbose)."""
+    log.info("retrain progress", extra={"step": step})

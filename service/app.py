@@ -1,0 +1,188 @@
+"""The BentoML service: declares the HTTP API and converts; `ServingRuntime` does the work.
+
+Started by `driftline serve` (or `bentoml serve service.app:Driftline`). The request schema is built at
+import from the production model's feature schema, so /docs.json names every feature and its type.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import gc
+import tempfile
+from http import HTTPStatus
+from pathlib import Path
+from typing import Annotated, Any
+
+import bentoml
+from pydantic import BeforeValidator, Field
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from driftline.core import DriftlineError, FeatureSchema, NoProductionModel, Registry, Store, load_settings
+from service.admin import AdminAPI
+from service.deadline import take_over_bentoml_timeout
+from service.errors import error_response, json_error
+from service.guard import RequestGuard
+from service.metrics import ServiceMetrics
+from service.openapi import OpenAPIDocument, complete_document, label_schema
+from service.request_models import feedback_item_model, json_root_spec, row_model
+from service.runtime import ServingRuntime, read_upload, write_result
+
+SETTINGS = load_settings()
+
+
+def _request_schema() -> FeatureSchema:
+    """The production model's schema; before any model exists (e.g. `bentoml build`), the configured features."""
+    store = Store(SETTINGS.store.url)
+    try:
+        return Registry(store, SETTINGS.store.model_dir).production().schema
+    except NoProductionModel:
+        listed = SETTINGS.data.features
+        if listed is None:
+            raise
+        return FeatureSchema(tuple(listed.numeric), tuple(listed.categorical), SETTINGS.data.target, SETTINGS.data.task)
+    finally:
+        store.dispose()
+
+
+def _one_or_many(value: Any) -> Any:
+    return [value] if isinstance(value, dict) else value
+
+
+SCHEMA = _request_schema()
+_WORKER_RUNTIME: list[ServingRuntime] = []  # this worker's runtime, for the plain GET routes below
+FeatureRow = row_model(SCHEMA)
+FeedbackItem = feedback_item_model(SCHEMA)
+Rows = Annotated[
+    list[FeatureRow],  # type: ignore[valid-type]
+    BeforeValidator(_one_or_many),
+    Field(
+        min_length=1, max_length=SETTINGS.serving.max_rows_per_request, description="One row object, or a list of them"
+    ),
+]
+FeedbackItems = Annotated[
+    list[FeedbackItem],  # type: ignore[valid-type]
+    BeforeValidator(_one_or_many),
+    Field(min_length=1, max_length=100_000, description="One label object, or a list of them"),
+]
+
+
+@bentoml.service(
+    name="driftline",
+    workers=SETTINGS.serving.workers,
+    # enforced by RequestDeadline in place of BentoML's own timeout middleware (see service/deadline.py)
+    traffic={"timeout": SETTINGS.serving.request_timeout_seconds},
+    # structured logs stay quiet by default: one access-log line per prediction request would dominate them
+    logging={"access": {"enabled": SETTINGS.serving.access_log}},
+    metrics={"enabled": True, "namespace": "bentoml_service"},
+)
+class Driftline:
+    """Serves the production model; every worker follows the production pointer by itself."""
+
+    def __init__(self) -> None:
+        self.runtime = ServingRuntime(SETTINGS)
+        self.metrics = ServiceMetrics()
+        self.runtime.on_predicted.append(self.metrics.observe)
+        self.runtime.on_table.append(self.metrics.observe_table)
+        self.runtime.model.on_refused.append(self.metrics.swap_refused)
+        if self.runtime.log is not None:
+            self.runtime.log.on_drop = self.metrics.dropped
+            self.runtime.log.on_depth = self.metrics.log_queue.set
+        self.metrics.model_version.set(self.runtime.model.current.version)
+        _WORKER_RUNTIME.append(self.runtime)
+        # the libraries loaded by now are millions of long-lived objects; freezing them keeps full garbage
+        # collections (which otherwise stall a worker for 100+ ms under load) short
+        gc.collect()
+        gc.freeze()
+        gc.set_threshold(50_000, 20, 100)
+
+    @bentoml.api(
+        route="/predict",
+        input_spec=json_root_spec(Rows, "PredictRequest", is_input=True),
+        output_spec=json_root_spec(dict[str, Any], "PredictResponse", is_input=False),
+    )
+    async def predict(self, rows: Rows, /) -> dict[str, Any]:
+        """Predict one row or a few; each gets a request_id to send its true label to /feedback with."""
+        try:
+            result = await self.runtime.predict([row.model_dump() for row in rows])  # type: ignore[attr-defined]
+        except DriftlineError as exc:
+            return error_response(exc)  # type: ignore[return-value]
+        self._report_queue()
+        return result
+
+    @bentoml.api(route="/predict_batch")
+    def predict_batch(self, file: Path, context: bentoml.Context) -> Path:
+        """Predict an uploaded CSV, Parquet, JSON or JSON Lines table; answers with a file in the same format."""
+        try:
+            frame, kind = read_upload(file, file.name, None, SETTINGS.serving.max_batch_bytes)
+            result, _ = self.runtime.predict_table(frame, f"uploaded {kind}")
+        except DriftlineError as exc:
+            response = error_response(exc)
+            # BentoML applies the context's status to whatever an API with a context parameter returns
+            context.response.status_code = response.status_code
+            return response  # type: ignore[return-value]
+        self._report_queue()
+        folder = Path(tempfile.mkdtemp(prefix="driftline-batch-", dir=context.temp_dir))
+        return write_result(result, folder, kind)
+
+    @bentoml.api(
+        route="/feedback",
+        input_spec=json_root_spec(FeedbackItems, "FeedbackRequest", is_input=True),
+        output_spec=json_root_spec(dict[str, Any], "FeedbackResponse", is_input=False),
+    )
+    async def feedback(self, items: FeedbackItems, /) -> dict[str, Any]:
+        """Late ground truth for earlier predictions, by request_id."""
+        try:
+            pairs = [(item.request_id, item.label) for item in items]  # type: ignore[attr-defined]
+            return await self.runtime.feedback(pairs)
+        except DriftlineError as exc:
+            return error_response(exc)  # type: ignore[return-value]
+
+    def _report_queue(self) -> None:
+        if self.runtime.log is not None:
+            self.metrics.log_queue.set(self.runtime.log.depth)
+
+    @bentoml.on_shutdown
+    def flush(self) -> None:
+        """Write every queued prediction record before the worker exits."""
+        self.runtime.close()
+
+
+async def _get_model(request: Request) -> JSONResponse:
+    """GET /model: the production version as this worker serves it, with its metrics and promotion."""
+    if not _WORKER_RUNTIME:
+        return json_error(HTTPStatus.SERVICE_UNAVAILABLE, "the service is still starting")
+    try:
+        info = await asyncio.to_thread(_WORKER_RUNTIME[0].model_info)
+    except DriftlineError as exc:
+        return error_response(exc)
+    return JSONResponse(info)
+
+
+JSON_PATHS = ("/predict", "/feedback")
+UPLOAD_PATHS = ("/predict_batch",)
+ADMIN = AdminAPI(SETTINGS.serving.admin_token, lambda: _WORKER_RUNTIME[0].registry if _WORKER_RUNTIME else None)
+
+# bentoml.service returns a Service wrapper whose type stubs do not show these methods
+take_over_bentoml_timeout()
+Driftline.mount_asgi_app(  # type: ignore[attr-defined]
+    Starlette(routes=[Route("/model", _get_model, methods=["GET"]), *ADMIN.routes()]), path="/"
+)
+Driftline.add_asgi_middleware(  # type: ignore[attr-defined]
+    RequestGuard,
+    max_body_bytes=SETTINGS.serving.max_body_bytes,
+    max_upload_bytes=SETTINGS.serving.max_batch_bytes,
+    json_paths=JSON_PATHS,
+    upload_paths=UPLOAD_PATHS,
+)
+Driftline.add_asgi_middleware(  # type: ignore[attr-defined]
+    OpenAPIDocument,
+    complete=functools.partial(
+        complete_document, json_paths=JSON_PATHS, upload_paths=UPLOAD_PATHS, label=label_schema(SCHEMA)
+    ),
+)
+
+__all__ = ["Driftline"]

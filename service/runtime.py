@@ -1,0 +1,319 @@
+"""What the service does, without BentoML: predict, log, take feedback, describe the production model.
+
+The BentoML class in `app.py` only declares the HTTP API and converts; everything it calls lives here, so it is
+testable without a server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import math
+import os
+import secrets
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+from threadpoolctl import threadpool_limits
+
+from driftline.core import (
+    DataError,
+    InvalidInput,
+    LoadedModel,
+    PayloadTooLarge,
+    Registry,
+    Settings,
+    Store,
+    StoreUnavailable,
+    UnknownRequestIds,
+)
+from service.batcher import MicroBatcher
+from service.prediction_log import ListChunk, PredictionLog
+from service.promoted import PromotedModel
+
+log = logging.getLogger(__name__)
+
+BATCH_CHUNK_ROWS = 50_000
+FEEDBACK_WAIT_SECONDS = 3.0
+
+
+class RequestIds:
+    """Unique ids without a uuid per row: a random per-process prefix and a counter."""
+
+    def __init__(self) -> None:
+        self._prefix = secrets.token_hex(6)
+        self._counter = itertools.count(1)
+
+    def take(self, count: int) -> list[str]:
+        return [f"{self._prefix}-{next(self._counter):010x}" for _ in range(count)]
+
+
+class FrameChunk:
+    """Prediction records of an uploaded table, turned into dicts only on the log's writer thread."""
+
+    def __init__(
+        self,
+        features: pd.DataFrame,
+        model: LoadedModel,
+        arrays: tuple[np.ndarray, np.ndarray | None],
+        request_ids: list[str],
+        created_at: float,
+        latency_ms: float,
+    ) -> None:
+        self._features = features
+        self._model = model
+        self._arrays = arrays
+        self._ids = request_ids
+        self._version = model.version
+        self._created_at = created_at
+        self._latency_ms = latency_ms
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def records(self) -> list[Mapping[str, Any]]:
+        plain = self._features.astype(object).where(self._features.notna(), None).to_dict("records")
+        return [
+            {
+                "request_id": rid,
+                "created_at": self._created_at,
+                "model_version": self._version,
+                "features": features,
+                "output": output,
+                "latency_ms": self._latency_ms,
+            }
+            for rid, features, output in zip(self._ids, plain, self._model.outputs(*self._arrays), strict=True)
+        ]
+
+
+class ServingRuntime:
+    """The production model, the prediction log and the store, as one worker uses them."""
+
+    def __init__(self, settings: Settings, *, watch: bool = True) -> None:
+        self.settings = settings
+        self.store = Store(settings.store.url)
+        self.registry = Registry(self.store, settings.store.model_dir)
+        self.model = PromotedModel(self.registry)
+        self.schema = self.model.current.schema
+        self.ids = RequestIds()
+        self.log: PredictionLog | None = None
+        self.on_predicted: list[Callable[[int, list[dict[str, Any]], str], None]] = []
+        self.on_table: list[Callable[[int, np.ndarray, str], None]] = []
+        if settings.serving.log_predictions:
+            self.log = PredictionLog(
+                self.store.insert_predictions,
+                max_pending_rows=settings.serving.log_queue_size,
+                batch_size=settings.serving.log_batch_size,
+                flush_seconds=settings.serving.log_flush_seconds,
+                retry_seconds=settings.serving.log_retry_seconds,
+            )
+        self.batcher: MicroBatcher[dict[str, Any]] = MicroBatcher(self._predict_rows, settings.serving.micro_batch_rows)
+        if watch:
+            self.model.watch(settings.serving.poll_seconds)
+
+    # predictions ---------------------------------------------------------------------------------------------
+
+    def _predict_rows(self, rows: list[Mapping[str, Any]]) -> tuple[list[dict[str, Any]], LoadedModel]:
+        model = self.model.current
+        return model.predict_rows(rows), model
+
+    async def predict(self, rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+        """Predict rows already validated against the request model; log them; answer with ids and version."""
+        started = time.perf_counter()
+        limit = self.settings.serving.max_rows_per_request
+        if len(rows) > limit:
+            raise PayloadTooLarge("rows in one /predict request", len(rows), limit)
+        try:
+            outputs, model = await self.batcher.submit(rows)
+        except ValueError as exc:  # valid JSON the model still cannot take, e.g. a number that overflows scaling
+            raise unusable_values(self.model.current, rows, exc) from None
+        request_ids = self.ids.take(len(rows))
+        latency_ms = (time.perf_counter() - started) * 1000
+        if self.log is not None:
+            now = time.time()
+            self.log.submit(
+                ListChunk(
+                    [
+                        {
+                            "request_id": rid,
+                            "created_at": now,
+                            "model_version": model.version,
+                            "features": dict(row),
+                            "output": output,
+                            "latency_ms": latency_ms,
+                        }
+                        for rid, row, output in zip(request_ids, rows, outputs, strict=True)
+                    ]
+                )
+            )
+        for hook in self.on_predicted:
+            hook(model.version, outputs, "predict")
+        return {
+            "model_version": model.version,
+            "predictions": [{"request_id": rid, **output} for rid, output in zip(request_ids, outputs, strict=True)],
+        }
+
+    def predict_table(self, frame: pd.DataFrame, source: str) -> tuple[pd.DataFrame, LoadedModel]:
+        """Predict a whole uploaded table; returns request_id, model_version and outputs per row, in order."""
+        started = time.perf_counter()
+        limit = self.settings.serving.max_batch_rows
+        if len(frame) > limit:
+            raise PayloadTooLarge(f"rows in {source}", len(frame), limit)
+        if frame.empty:
+            raise InvalidInput("rows", f"{source} holds no rows")
+        model = self.model.current
+        features = model.schema.check_frame(frame, source)
+        # workers run with one OpenMP thread so small requests do not fight over cores; a whole table may use all
+        try:
+            with threadpool_limits(limits=os.cpu_count() or 1, user_api="openmp"):
+                parts = [
+                    model.predict_arrays(features.iloc[start : start + BATCH_CHUNK_ROWS])
+                    for start in range(0, len(features), BATCH_CHUNK_ROWS)
+                ]
+        except ValueError as exc:
+            raise InvalidInput("rows", f"the model cannot predict {source}: {exc}") from None
+        predictions = np.concatenate([p for p, _ in parts])
+        probabilities = None if parts[0][1] is None else np.concatenate([q for _, q in parts if q is not None])
+        request_ids = self.ids.take(len(features))
+        latency_ms = (time.perf_counter() - started) * 1000
+        if self.log is not None:
+            chunk = FrameChunk(features, model, (predictions, probabilities), request_ids, time.time(), latency_ms)
+            self.log.submit(chunk)
+        for hook in self.on_table:
+            hook(model.version, predictions, "predict_batch")
+        result = pd.DataFrame({"request_id": request_ids, "model_version": model.version, "prediction": predictions})
+        if probabilities is not None:
+            for index, name in enumerate(model.classes):
+                result[f"probability_{name}"] = probabilities[:, index]
+        return result, model
+
+    # feedback ------------------------------------------------------------------------------------------------
+
+    def check_label(self, label: Any, index: int) -> Any:
+        schema = self.schema
+        if schema.task == "regression":
+            if isinstance(label, bool) or not isinstance(label, int | float) or not math.isfinite(label):
+                raise InvalidInput("label", f"expected a finite number, got {label!r}", row=index)
+            return float(label)
+        by_text = {str(c): c for c in schema.classes}
+        if str(label) not in by_text:
+            raise InvalidInput("label", f"{label!r} is not one of the classes {list(by_text)}", row=index)
+        return by_text[str(label)]
+
+    async def feedback(self, items: Sequence[tuple[str, Any]]) -> dict[str, Any]:
+        """Record late labels; every request id must belong to a logged prediction, else nothing is recorded."""
+        labels: dict[str, Any] = {}
+        for index, (request_id, label) in enumerate(items):
+            labels[request_id] = self.check_label(label, index)
+        doing = "no label was recorded; send them again later"
+        # store calls run off the event loop: a store that does not answer must not stall this worker's predictions
+        with store_errors(doing):
+            unknown = set(labels) - await asyncio.to_thread(self.store.known_request_ids, labels)
+            # a prediction answered a moment ago may still be queued for writing in some worker
+            deadline = time.monotonic() + FEEDBACK_WAIT_SECONDS
+            while unknown and time.monotonic() < deadline:
+                await asyncio.sleep(0.25)
+                unknown -= await asyncio.to_thread(self.store.known_request_ids, unknown)
+            if unknown:
+                raise UnknownRequestIds(unknown)
+            recorded = await asyncio.to_thread(self.store.record_feedback, labels)
+        return {"recorded": recorded}
+
+    # the production model ------------------------------------------------------------------------------------
+
+    def model_info(self) -> dict[str, Any]:
+        """The served version, its training metrics, and when and why it was promoted."""
+        model = self.model.current
+        with store_errors("predictions are still served; ask for /model again later"):
+            version = self.registry.get(model.version)
+            promotion = self.store.current_promotion()
+        details = version.details
+        return {
+            "model_version": model.version,
+            "name": version.name,
+            "artifact_tag": version.artifact_tag,
+            "task": version.schema.task,
+            "features": {"numeric": list(version.schema.numeric), "categorical": list(version.schema.categorical)},
+            "classes": list(version.schema.classes),
+            "metric": details.get("metric"),
+            "metrics": details.get("metrics"),
+            "baseline_metrics": details.get("baseline_metrics"),
+            "trained_at": version.created_at,
+            "promoted_at": promotion["at"] if promotion else None,
+            "promotion_kind": promotion["kind"] if promotion else None,
+            "promotion_reason": promotion["reason"] if promotion else None,
+        }
+
+    def close(self) -> None:
+        self.model.stop()
+        self.batcher.close()
+        if self.log is not None:
+            self.log.close()
+        self.store.dispose()
+
+
+@contextlib.contextmanager
+def store_errors(doing: str) -> Iterator[None]:
+    """Database errors as StoreUnavailable (503), saying what did not happen."""
+    try:
+        yield
+    except sa.exc.SQLAlchemyError as exc:
+        log.warning("store unavailable", extra={"error": f"{type(exc).__name__}: {str(exc).splitlines()[0][:300]}"})
+        raise StoreUnavailable(doing) from exc
+
+
+def unusable_values(model: LoadedModel, rows: Sequence[Mapping[str, Any]], error: ValueError) -> InvalidInput:
+    """The row and field whose value the model cannot use (a scaled number that overflows), else the model's words."""
+    if model.fast is not None:
+        for index, row in enumerate(rows):
+            for column, name in enumerate(model.schema.numeric):
+                value = row.get(name)
+                if value is None:
+                    continue
+                with np.errstate(over="ignore", invalid="ignore"):
+                    scaled = (float(value) - model.fast.means[column]) / model.fast.scales[column]
+                if not math.isfinite(scaled):
+                    return InvalidInput(name, f"{value!r} is too large in magnitude for the model", row=index)
+    return InvalidInput("rows", f"the model cannot predict these values: {error}")
+
+
+def read_upload(path: Path, filename: str | None, content_type: str | None, max_bytes: int) -> tuple[pd.DataFrame, str]:
+    """Read an uploaded CSV, Parquet, JSON or JSON Lines table; the format comes from the name or content type."""
+    size = path.stat().st_size
+    if size > max_bytes:
+        raise PayloadTooLarge("upload size in bytes", size, max_bytes)
+    name = (filename or path.name).lower()
+    kind = (content_type or "").lower()
+    try:
+        if name.endswith((".parquet", ".pq")) or "parquet" in kind:
+            return pd.read_parquet(path), "parquet"
+        if name.endswith(".jsonl") or "ndjson" in kind or "jsonl" in kind:
+            return pd.read_json(path, lines=True, dtype=False), "json"
+        if name.endswith(".json") or kind.endswith("/json"):
+            return pd.read_json(path, orient="records", dtype=False), "json"
+        return pd.read_csv(path, encoding="utf-8", low_memory=False), "csv"
+    except UnicodeDecodeError as exc:
+        raise DataError(f"the file is not UTF-8 text ({exc.reason} at byte {exc.start})", source="upload") from None
+    except (ValueError, OSError, pd.errors.ParserError) as exc:
+        raise DataError(f"cannot read the uploaded table: {str(exc)[:300]}", source="upload") from None
+
+
+def write_result(result: pd.DataFrame, folder: Path, kind: str) -> Path:
+    """The predictions as a file in the upload's format (JSON uploads get JSON back)."""
+    if kind == "parquet":
+        path = folder / "predictions.parquet"
+        result.to_parquet(path, index=False)
+    elif kind == "json":
+        path = folder / "predictions.json"
+        result.replace({np.nan: None}).to_json(path, orient="records")
+    else:
+        path = folder / "predictions.csv"
+        result.to_csv(path, index=False)
+    return path
