@@ -23,11 +23,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from driftline.core import FeatureSchema
+from driftline.core import PREDICTION_COLUMN, FeatureSchema
 
 log = logging.getLogger(__name__)
 
-PREDICTION = "__prediction__"
 # Evidently tests whose score is a distance (drift when above the threshold); all others give p-values
 DISTANCE_TESTS = frozenset(
     {
@@ -158,8 +157,12 @@ def compare(
     current = sampled(current, sample_rows, seed)
     numeric, categorical, insufficient = usable_columns(reference, current, schema)
     kinds = {name: "numeric" for name in numeric} | {name: "categorical" for name in categorical}
-    if PREDICTION in reference.columns and PREDICTION in current.columns and current[PREDICTION].notna().any():
-        kinds[PREDICTION] = "prediction"
+    if (
+        PREDICTION_COLUMN in reference.columns
+        and PREDICTION_COLUMN in current.columns
+        and current[PREDICTION_COLUMN].notna().any()
+    ):
+        kinds[PREDICTION_COLUMN] = "prediction"
     method = None if stat_test == "auto" else stat_test
     results = {name: _column_drift(name, kind, reference, current, method) for name, kind in kinds.items()}
     features = [results[name] for name in numeric + categorical]
@@ -169,7 +172,7 @@ def compare(
         insufficient=insufficient,
         drift_share=share,
         drift_share_threshold=drift_share,
-        prediction=results.get(PREDICTION),
+        prediction=results.get(PREDICTION_COLUMN),
         rows_current=len(current),
         rows_reference=len(reference),
         compared=Compared(reference[list(kinds)], current[list(kinds)], numeric, categorical, method, drift_share),
@@ -214,17 +217,18 @@ def render(compared: Compared, path: Path) -> None:
     from evidently.presets import DataDriftPreset
 
     features = compared.numeric + compared.categorical
-    prediction = PREDICTION in compared.current.columns
-    prediction_numeric = prediction and pd.api.types.is_numeric_dtype(compared.current[PREDICTION])
+    prediction = PREDICTION_COLUMN in compared.current.columns
+    prediction_numeric = prediction and pd.api.types.is_numeric_dtype(compared.current[PREDICTION_COLUMN])
     definition = DataDefinition(
-        numerical_columns=compared.numeric + ([PREDICTION] if prediction_numeric else []),
-        categorical_columns=compared.categorical + ([PREDICTION] if prediction and not prediction_numeric else []),
+        numerical_columns=compared.numeric + ([PREDICTION_COLUMN] if prediction_numeric else []),
+        categorical_columns=compared.categorical
+        + ([PREDICTION_COLUMN] if prediction and not prediction_numeric else []),
     )
     metrics: list[Any] = []
     if features:
         metrics.append(DataDriftPreset(columns=features, drift_share=compared.drift_share, method=compared.method))
     if prediction:
-        metrics.append(ValueDrift(column=PREDICTION, method=compared.method))
+        metrics.append(ValueDrift(column=PREDICTION_COLUMN, method=compared.method))
     snapshot = Report(metrics, include_tests=True).run(
         current_data=Dataset.from_pandas(compared.current, data_definition=definition),
         reference_data=Dataset.from_pandas(compared.reference, data_definition=definition),

@@ -13,9 +13,8 @@ from typing import Any
 
 import pandas as pd
 
-from driftline.core import FeatureSchema, Store
+from driftline.core import PREDICTION_COLUMN, FeatureSchema, Store
 
-PREDICTION = "__prediction__"
 LABEL = "__label__"
 
 
@@ -39,9 +38,7 @@ class LiveWindow:
 
 def prediction_value(output: dict[str, Any], schema: FeatureSchema) -> Any:
     """What prediction drift is measured on, matching the reference: P(positive) for binary, else the prediction."""
-    if schema.task == "classification" and len(schema.classes) == 2:
-        return output.get("probability")
-    return output.get("prediction")
+    return schema.prediction_summary(output)
 
 
 def to_frame(records: list[dict[str, Any]], schema: FeatureSchema) -> pd.DataFrame:
@@ -59,7 +56,7 @@ def _payload_frame(payloads: list[dict[str, Any]], schema: FeatureSchema) -> pd.
     else:
         features = pd.DataFrame.from_records([p["features"] for p in payloads], columns=list(schema.features))
         frame = schema.coerce(features) if len(features) else features
-    frame[PREDICTION] = [prediction_value(p["output"], schema) for p in payloads]
+    frame[PREDICTION_COLUMN] = [prediction_value(p["output"], schema) for p in payloads]
     frame["__output__"] = [p["output"] for p in payloads]
     return frame
 

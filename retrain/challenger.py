@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from driftline.core import DataError, DriftlineError, FeatureSchema, Registry, Settings
+from driftline.core import ESTIMATOR_STEP, DataError, DriftlineError, FeatureSchema, Registry, Settings
 from retrain.artifacts import write_artifacts
 from retrain.evaluate import bootstrap_gain, holdout_metrics, is_better, model_outputs
 from retrain.pipeline import build_pipeline
@@ -178,7 +178,7 @@ def _retrain(
             "end": float(live["__created_at__"].max()),
             "holdout_start": float(holdout["__created_at__"].min()),
         },
-        "params": jsonable(pipeline.named_steps["estimator"].get_params()),
+        "params": jsonable(pipeline.named_steps[ESTIMATOR_STEP].get_params()),
         "tuning": jsonable(tuning.to_dict()) if tuning else None,
     }
     new_schema = schema.with_classes(list(pipeline.classes_)) if schema.task == "classification" else schema

@@ -12,7 +12,18 @@ from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from driftline.core import ConfigError, FeatureSchema, estimator_refusal
+from driftline.core import (
+    CATEGORICAL_BLOCK,
+    COLUMNS_STEP,
+    ENCODE_STEP,
+    ESTIMATOR_STEP,
+    IMPUTE_STEP,
+    NUMERIC_BLOCK,
+    SCALE_STEP,
+    ConfigError,
+    FeatureSchema,
+    estimator_refusal,
+)
 
 
 def estimator_class(import_path: str, allowed_modules: Sequence[str] = ()) -> type[BaseEstimator]:
@@ -45,20 +56,20 @@ def build_pipeline(
         raise ConfigError("model.params", f"{import_path} does not accept these parameters: {exc}") from None
     transformers: list[tuple[str, Any, list[str]]] = []
     if schema.numeric:
-        numeric = Pipeline([("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())])
-        transformers.append(("numeric", numeric, list(schema.numeric)))
+        numeric = Pipeline([(IMPUTE_STEP, SimpleImputer(strategy="median")), (SCALE_STEP, StandardScaler())])
+        transformers.append((NUMERIC_BLOCK, numeric, list(schema.numeric)))
     if schema.categorical:
         categorical = Pipeline(
             [
-                ("impute", SimpleImputer(strategy="constant", fill_value="__missing__")),
+                (IMPUTE_STEP, SimpleImputer(strategy="constant", fill_value="__missing__")),
                 (
-                    "encode",
+                    ENCODE_STEP,
                     OneHotEncoder(
                         handle_unknown="infrequent_if_exist", min_frequency=5, max_categories=40, sparse_output=False
                     ),
                 ),
             ]
         )
-        transformers.append(("categorical", categorical, list(schema.categorical)))
+        transformers.append((CATEGORICAL_BLOCK, categorical, list(schema.categorical)))
     columns = ColumnTransformer(transformers, remainder="drop", verbose_feature_names_out=False)
-    return Pipeline([("columns", columns), ("estimator", estimator)])
+    return Pipeline([(COLUMNS_STEP, columns), (ESTIMATOR_STEP, estimator)])

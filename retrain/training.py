@@ -19,7 +19,17 @@ from sklearn.base import clone
 from sklearn.dummy import DummyClassifier, DummyRegressor
 
 import driftline
-from driftline.core import DriftlineError, FeatureSchema, ModelVersion, Registry, Settings, infer_schema, load_dataset
+from driftline.core import (
+    ESTIMATOR_STEP,
+    PREDICTION_COLUMN,
+    DriftlineError,
+    FeatureSchema,
+    ModelVersion,
+    Registry,
+    Settings,
+    infer_schema,
+    load_dataset,
+)
 from retrain.artifacts import write_artifacts
 from retrain.data_checks import DataReport, check_training_data, split_holdout
 from retrain.evaluate import holdout_metrics, is_better
@@ -29,7 +39,6 @@ from retrain.tune import searched
 log = logging.getLogger(__name__)
 
 Progress = Callable[[str], None]
-PREDICTION_COLUMN = "__prediction__"
 
 
 @dataclass(frozen=True)
@@ -68,7 +77,7 @@ def reference_sample(train: pd.DataFrame, pipeline: Any, schema: FeatureSchema, 
 
 def prediction_column(pipeline: Any, features: pd.DataFrame, schema: FeatureSchema) -> np.ndarray:
     """What drift of the prediction is measured on: P(positive) for binary, the class or value otherwise."""
-    if schema.task == "classification" and len(schema.classes) == 2:
+    if schema.summarizes_with_probability:
         return np.asarray(pipeline.predict_proba(features))[:, 1]
     return np.asarray(pipeline.predict(features))
 
@@ -161,7 +170,7 @@ def _train(
     beats_baseline = is_better(metrics[metric], baseline_metrics[metric], metric)
     details: dict[str, Any] = {
         "estimator": settings.model.estimator,
-        "params": jsonable(pipeline.named_steps["estimator"].get_params()),
+        "params": jsonable(pipeline.named_steps[ESTIMATOR_STEP].get_params()),
         "configured_params": jsonable(settings.model.params),
         "tuning": jsonable(tuning.to_dict()) if tuning else None,
         "metric": metric,

@@ -20,6 +20,7 @@ from sklearn.base import clone
 from sklearn.model_selection import KFold, ParameterGrid, ParameterSampler, StratifiedKFold, TimeSeriesSplit
 
 from driftline.core import (
+    ESTIMATOR_STEP,
     METRIC_DIRECTIONS,
     ConfigError,
     DataError,
@@ -201,10 +202,10 @@ def cv_folds(
 
 
 def _check_names(pipeline: Any, search: SearchSettings) -> None:
-    known = set(pipeline.named_steps["estimator"].get_params(deep=False))
+    known = set(pipeline.named_steps[ESTIMATOR_STEP].get_params(deep=False))
     unknown = sorted(set(search.space) - known)
     if unknown:
-        estimator = type(pipeline.named_steps["estimator"]).__name__
+        estimator = type(pipeline.named_steps[ESTIMATOR_STEP]).__name__
         raise ConfigError("model.search.space", f"{estimator} has no parameter {', '.join(map(repr, unknown))}")
 
 

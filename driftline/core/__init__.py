@@ -32,17 +32,35 @@ from driftline.core.settings import (
     estimator_refusal,
     load_settings,
 )
+from driftline.core.steps import (
+    CATEGORICAL_BLOCK,
+    COLUMNS_STEP,
+    ENCODE_STEP,
+    ESTIMATOR_STEP,
+    IMPUTE_STEP,
+    NUMERIC_BLOCK,
+    PREDICTION_COLUMN,
+    SCALE_STEP,
+)
 from driftline.core.store import Store
 
 __all__ = [
+    "CATEGORICAL_BLOCK",
     "CLASSIFICATION_METRICS",
+    "COLUMNS_STEP",
     "CONFIG_ENV",
+    "ENCODE_STEP",
+    "ESTIMATOR_STEP",
+    "IMPUTE_STEP",
     "MAX_CATEGORY_LENGTH",
     "MAX_MAGNITUDE",
     "METRIC_DIRECTIONS",
+    "NUMERIC_BLOCK",
     "PIPELINE_FILE",
+    "PREDICTION_COLUMN",
     "REFERENCE_FILE",
     "REGRESSION_METRICS",
+    "SCALE_STEP",
     "ArtifactIntegrityError",
     "ConfigError",
     "DataError",

@@ -18,6 +18,15 @@ import numpy as np
 import pandas as pd
 
 from driftline.core.schema import FeatureSchema
+from driftline.core.steps import (
+    CATEGORICAL_BLOCK,
+    COLUMNS_STEP,
+    ENCODE_STEP,
+    ESTIMATOR_STEP,
+    IMPUTE_STEP,
+    NUMERIC_BLOCK,
+    SCALE_STEP,
+)
 
 _UNKNOWN_PROBE = "\x00driftline-unseen-category"
 
@@ -90,36 +99,36 @@ class CompiledPreprocessing:
         from sklearn.impute import SimpleImputer
         from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-        columns = pipeline.named_steps["columns"]
+        columns = pipeline.named_steps[COLUMNS_STEP]
         slices = columns.output_indices_
         width = int(sum(s.stop - s.start for s in slices.values()))
         names = {name: (transformer, list(cols)) for name, transformer, cols in columns.transformers_}
-        if set(names) - {"numeric", "categorical", "remainder"} or columns.remainder != "drop":
+        if set(names) - {NUMERIC_BLOCK, CATEGORICAL_BLOCK, "remainder"} or columns.remainder != "drop":
             return None
         medians = means = scales = np.zeros(0)
         if schema.numeric:
-            numeric, cols = names["numeric"]
-            imputer, scaler = numeric.named_steps["impute"], numeric.named_steps["scale"]
+            numeric, cols = names[NUMERIC_BLOCK]
+            imputer, scaler = numeric.named_steps[IMPUTE_STEP], numeric.named_steps[SCALE_STEP]
             ok = isinstance(imputer, SimpleImputer) and isinstance(scaler, StandardScaler)
-            if not ok or cols != list(schema.numeric) or slices["numeric"].start != 0:
+            if not ok or cols != list(schema.numeric) or slices[NUMERIC_BLOCK].start != 0:
                 return None
             medians = np.asarray(imputer.statistics_, dtype="float64")
             means = np.asarray(scaler.mean_ if scaler.with_mean else np.zeros(len(cols)), dtype="float64")
             scales = np.asarray(scaler.scale_ if scaler.with_std else np.ones(len(cols)), dtype="float64")
         categorical: list[_Categorical] = []
         if schema.categorical:
-            block, cols = names["categorical"]
-            imputer, encoder = block.named_steps["impute"], block.named_steps["encode"]
+            block, cols = names[CATEGORICAL_BLOCK]
+            imputer, encoder = block.named_steps[IMPUTE_STEP], block.named_steps[ENCODE_STEP]
             ok = isinstance(imputer, SimpleImputer) and imputer.strategy == "constant"
             if not ok or not isinstance(encoder, OneHotEncoder) or cols != list(schema.categorical):
                 return None
-            categorical = cls._category_columns(block, schema, str(imputer.fill_value), slices["categorical"].start)
+            categorical = cls._category_columns(block, schema, str(imputer.fill_value), slices[CATEGORICAL_BLOCK].start)
         return cls(schema, width, medians, means, scales, categorical)
 
     @staticmethod
     def _category_columns(block: Any, schema: FeatureSchema, fill: str, start: int) -> list[_Categorical]:
         """Ask the fitted encoder which output column each known (and an unseen) category lights up."""
-        encoder = block.named_steps["encode"]
+        encoder = block.named_steps[ENCODE_STEP]
         widths = list(encoder._n_features_outs)  # per-feature output widths; the agreement check guards this
         names = list(schema.categorical)
         defaults = {name: str(encoder.categories_[i][0]) for i, name in enumerate(names)}
@@ -150,7 +159,7 @@ class CompiledPreprocessing:
                 choice = index % (len(known) + 2)
                 row[feature.name] = known[choice] if choice < len(known) else (None if choice == len(known) else "?")
             rows.append(row)
-        estimator = pipeline.named_steps["estimator"]
+        estimator = pipeline.named_steps[ESTIMATOR_STEP]
         frame = self.schema.frame(rows)
         method = "predict_proba" if hasattr(estimator, "predict_proba") else "predict"
         expected = np.asarray(getattr(pipeline, method)(frame), dtype="float64")

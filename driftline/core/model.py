@@ -14,6 +14,7 @@ import pandas as pd
 
 from driftline.core.compiled import CompiledPreprocessing
 from driftline.core.schema import FeatureSchema
+from driftline.core.steps import ESTIMATOR_STEP
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,7 @@ class LoadedModel:
         """Outputs for validated request rows, through the fast path when there is one."""
         if self.fast is None:
             return self.predict(self.schema.frame(rows))
-        estimator = self.pipeline.named_steps["estimator"]
+        estimator = self.pipeline.named_steps[ESTIMATOR_STEP]
         matrix = self.fast.transform(rows)
         if not self.is_classifier:
             return self.outputs(np.asarray(estimator.predict(matrix), dtype="float64"), None)

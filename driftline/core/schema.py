@@ -42,6 +42,15 @@ class FeatureSchema:
     def features(self) -> tuple[str, ...]:
         return self.numeric + self.categorical
 
+    @property
+    def summarizes_with_probability(self) -> bool:
+        """Whether prediction drift is measured on P(positive class) (binary classifiers) or on the prediction."""
+        return self.task == "classification" and len(self.classes) == 2
+
+    def prediction_summary(self, output: Mapping[str, Any]) -> Any:
+        """The value of a logged output that prediction drift is measured on, as the reference's prediction column."""
+        return output.get("probability") if self.summarizes_with_probability else output.get("prediction")
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "numeric": list(self.numeric),

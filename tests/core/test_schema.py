@@ -91,3 +91,18 @@ def test_schema_round_trips_through_json_types(schema: FeatureSchema) -> None:
     """What the store keeps is what comes back."""
     with_classes = schema.with_classes([np.int64(0), np.int64(1)])
     assert with_classes == FeatureSchema.from_dict(with_classes.to_dict())
+
+
+def test_prediction_summary_is_the_positive_probability_for_binary_and_the_prediction_otherwise(
+    schema: FeatureSchema,
+) -> None:
+    """Prediction drift reads P(positive) of a binary classifier and the plain prediction of any other model."""
+    output = {"prediction": "1", "probability": 0.8}
+    binary = schema.with_classes(["0", "1"])
+    three = schema.with_classes(["a", "b", "c"])
+    regression = FeatureSchema(("income",), (), "amount", "regression")
+    assert [0.8, "1", 12.5] == [
+        binary.prediction_summary(output),
+        three.prediction_summary(output),
+        regression.prediction_summary({"prediction": 12.5}),
+    ]

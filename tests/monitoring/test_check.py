@@ -5,7 +5,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from driftline.core import Registry, Settings
+from driftline.core import PREDICTION_COLUMN, Registry, Settings
 from monitoring import DriftChecker
 from monitoring.window import SampleCache, to_frame
 from retrain import TrainingOutcome
@@ -115,4 +115,4 @@ def test_a_sample_cache_builds_only_new_rows_and_gives_the_frame_a_plain_read_gi
     )
     moved = compared()
     assert 150 < 300 - fetched[-1] < 300  # most of the sample came from the cache
-    assert moved["__label__"].notna().sum() == 300 - fetched[-1] and moved["__prediction__"].isna().any()
+    assert moved["__label__"].notna().sum() == 300 - fetched[-1] and moved[PREDICTION_COLUMN].isna().any()

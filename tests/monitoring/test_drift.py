@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from driftline.core import FeatureSchema
+from driftline.core import PREDICTION_COLUMN, FeatureSchema
 from monitoring import compare
 from tests.factories import make_loans
 
@@ -15,7 +15,7 @@ SCHEMA = FeatureSchema(("income", "age", "debt_ratio"), ("purpose", "region"), "
 
 def frame(rows: int, seed: int, income_shift: float = 0.0) -> pd.DataFrame:
     data = SCHEMA.coerce(make_loans(rows, seed=seed, income_shift=income_shift))
-    data["__prediction__"] = np.random.default_rng(seed).random(rows)
+    data[PREDICTION_COLUMN] = np.random.default_rng(seed).random(rows)
     return data
 
 
@@ -76,9 +76,9 @@ def test_the_numbers_are_those_of_evidently_value_drift_metrics(rows: int, stat_
     result = compare(frame(rows, 11), frame(rows, 12, income_shift=20), SCHEMA, drift_share=0.3, stat_test=stat_test)
     compared = result.compared
     definition = DataDefinition(
-        numerical_columns=[*compared.numeric, "__prediction__"], categorical_columns=compared.categorical
+        numerical_columns=[*compared.numeric, PREDICTION_COLUMN], categorical_columns=compared.categorical
     )
-    columns = [*compared.numeric, *compared.categorical, "__prediction__"]
+    columns = [*compared.numeric, *compared.categorical, PREDICTION_COLUMN]
     snapshot = Report([ValueDrift(column=c, method=compared.method) for c in columns], include_tests=True).run(
         current_data=Dataset.from_pandas(compared.current, data_definition=definition),
         reference_data=Dataset.from_pandas(compared.reference, data_definition=definition),

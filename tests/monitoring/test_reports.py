@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from driftline.core import FeatureSchema
+from driftline.core import PREDICTION_COLUMN, FeatureSchema
 from monitoring import ReportArchive, compare
 from monitoring.drift import Compared, DriftResult
 from monitoring.reports import ReportError, read_compared
@@ -22,7 +22,7 @@ SCHEMA = FeatureSchema(("income", "age", "debt_ratio"), ("purpose", "region"), "
 
 def frame(rows: int, seed: int, income_shift: float = 0.0) -> pd.DataFrame:
     data = SCHEMA.coerce(make_loans(rows, seed=seed, income_shift=income_shift))
-    data["__prediction__"] = np.random.default_rng(seed).random(rows)
+    data[PREDICTION_COLUMN] = np.random.default_rng(seed).random(rows)
     return data
 
 

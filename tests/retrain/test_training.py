@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from driftline.core import DataError, Registry, Settings, load_settings
+from driftline.core import PREDICTION_COLUMN, DataError, Registry, Settings, load_settings
 from driftline.core.registry import REFERENCE_FILE
 from retrain import TrainingOutcome, train
 from retrain.evaluate import is_better
@@ -32,8 +32,8 @@ def test_the_reference_sample_holds_features_target_and_prediction(
     """The drift baseline stored with the version has the training features and the model's scores."""
     reference = registry.reference(trained.version.version)
     assert len(reference) == 500
-    assert {"income", "age", "debt_ratio", "purpose", "region", "default", "__prediction__"} == set(reference.columns)
-    assert reference["__prediction__"].between(0, 1).all()
+    assert {"income", "age", "debt_ratio", "purpose", "region", "default", PREDICTION_COLUMN} == set(reference.columns)
+    assert reference[PREDICTION_COLUMN].between(0, 1).all()
     assert (registry.model_dir / trained.version.artifact_dir / REFERENCE_FILE).exists()
 
 
