@@ -66,7 +66,8 @@ def postgres_url(postgres_admin_url: str) -> Iterator[str]:
     admin.dispose()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+# the PostgreSQL half starts a real server, so it carries the `integration` mark and `make test-fast` needs none
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """Every store test runs on a SQLite file and on a real PostgreSQL server."""
     if request.param == "sqlite":

@@ -3,6 +3,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -126,10 +127,17 @@ def test_bentoml_build_packages_the_service(tmp_path: Path) -> None:
 @pytest.mark.integration
 def test_an_installed_wheel_finds_its_default_config_and_prometheus_files(tmp_path: Path) -> None:
     """A wheel built from the checkout and installed (not editable) ships the default config and Prometheus files."""
-    root = Path(__file__).resolve().parents[2]
+    # a copy, since building writes build/ and *.egg-info next to the sources
+    source = tmp_path / "source"
+    shutil.copytree(
+        Path(__file__).resolve().parents[2],
+        source,
+        symlinks=True,
+        ignore=shutil.ignore_patterns(".git", ".venv", ".driftline", "build", "*.egg-info", "__pycache__", ".*_cache"),
+    )
     built = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "-w", str(tmp_path / "dist"), "."],
-        cwd=root,
+        cwd=source,
         capture_output=True,
         text=True,
         timeout=300,
