@@ -16,11 +16,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from driftline.core import ESTIMATOR_STEP, DataError, DriftlineError, FeatureSchema, Registry, Settings
+from driftline.core import ESTIMATOR_STEP, DataError, DriftlineError, FeatureSchema, Registry, Settings, jsonable
 from retrain.artifacts import write_artifacts
 from retrain.evaluate import bootstrap_gain, holdout_metrics, is_better, model_outputs
 from retrain.pipeline import build_pipeline
-from retrain.training import Progress, code_version, jsonable, quiet, reference_sample
+from retrain.training import Progress, code_version, quiet, reference_sample
 from retrain.tune import searched
 
 log = logging.getLogger(__name__)

@@ -28,6 +28,7 @@ from driftline.core import (
     Registry,
     Settings,
     infer_schema,
+    jsonable,
     load_dataset,
 )
 from retrain.artifacts import write_artifacts
@@ -245,17 +246,3 @@ def _time_range(frame: pd.DataFrame, time_column: str | None) -> dict[str, str] 
     if time_column is None or frame.empty:
         return None
     return {"start": str(frame[time_column].min()), "end": str(frame[time_column].max())}
-
-
-def jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, float) and np.isnan(value):
-        return None
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    return repr(value)

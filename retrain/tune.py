@@ -28,6 +28,7 @@ from driftline.core import (
     SearchRange,
     SearchSettings,
     metric_from_outputs,
+    plain,
 )
 from retrain.evaluate import model_outputs
 
@@ -77,12 +78,12 @@ class TuningResult:
 def candidates(search: SearchSettings, seed: int) -> list[dict[str, Any]]:
     """The parameter combinations to try: the whole grid, or `iterations` draws (no repeats from pure lists)."""
     if search.method == "grid":
-        return [_plain(params) for params in ParameterGrid(dict(search.space))]
+        return [plain_params(params) for params in ParameterGrid(dict(search.space))]
     space = {name: _distribution(values) for name, values in search.space.items()}
     lists_only = all(isinstance(values, list) for values in search.space.values())
     size = int(np.prod([len(values) for values in search.space.values() if isinstance(values, list)]))
     draws = min(search.iterations, size) if lists_only else search.iterations
-    return [_plain(params) for params in ParameterSampler(space, n_iter=draws, random_state=seed)]
+    return [plain_params(params) for params in ParameterSampler(space, n_iter=draws, random_state=seed)]
 
 
 def tune(
@@ -232,9 +233,9 @@ class _LogInteger:
         return min(self._high, int(self._continuous.rvs(random_state=random_state)))
 
 
-def _plain(params: dict[str, Any]) -> dict[str, Any]:
+def plain_params(params: dict[str, Any]) -> dict[str, Any]:
     """Numpy scalars as Python values, so parameters are stored and shown as written."""
-    return {name: value.item() if isinstance(value, np.generic) else value for name, value in params.items()}
+    return {name: plain(value) for name, value in params.items()}
 
 
 def _beats(score: float, other: float, metric: str) -> bool:

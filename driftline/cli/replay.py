@@ -19,6 +19,8 @@ import httpx
 import numpy as np
 import pandas as pd
 
+from driftline.core import plain
+
 
 @dataclass
 class ReplayStats:
@@ -98,7 +100,7 @@ def replay(
                 stats.sent += 1
                 stats.record(periods[index], answer["model_version"], correct, prediction.get("probability"), truth)
                 if rng.random() < label_fraction:
-                    pending.append((time.monotonic() + label_delay, prediction["request_id"], _plain(truth)))
+                    pending.append((time.monotonic() + label_delay, prediction["request_id"], plain(truth)))
             if time.monotonic() >= next_report:
                 out(summary_line(stats, periods[min(start + batch, len(periods) - 1)], time.monotonic() - started))
                 next_report += report_every
@@ -160,7 +162,3 @@ def period_auc(entry: dict[str, Any]) -> float:
 
     positive = sorted(set(truths))[-1]
     return float(roc_auc_score([t == positive for t in truths], entry["scores"]))
-
-
-def _plain(value: Any) -> Any:
-    return value.item() if isinstance(value, np.generic) else value

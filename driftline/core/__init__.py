@@ -14,6 +14,7 @@ from driftline.core.errors import (
     UnknownRequestIds,
     UnknownVersion,
 )
+from driftline.core.jsonvalues import jsonable, plain
 from driftline.core.model import LoadedModel
 from driftline.core.registry import PIPELINE_FILE, REFERENCE_FILE, ModelVersion, Registry
 from driftline.core.schema import MAX_CATEGORY_LENGTH, MAX_MAGNITUDE, FeatureSchema, infer_schema
@@ -86,8 +87,10 @@ __all__ = [
     "config_path",
     "estimator_refusal",
     "infer_schema",
+    "jsonable",
     "load_dataset",
     "load_settings",
     "metric_from_outputs",
+    "plain",
     "read_table",
 ]

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from driftline.core.compiled import CompiledPreprocessing
+from driftline.core.jsonvalues import plain
 from driftline.core.schema import FeatureSchema
 from driftline.core.steps import ESTIMATOR_STEP
 
@@ -37,7 +38,7 @@ class LoadedModel:
 
     @property
     def classes(self) -> list[Any]:
-        return [_plain(c) for c in self.pipeline.classes_] if self.is_classifier else []
+        return [plain(c) for c in self.pipeline.classes_] if self.is_classifier else []
 
     def predict_arrays(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray | None]:
         """Predictions and (classifiers) the probability of each class, as arrays: the fast path for tables."""
@@ -79,7 +80,3 @@ class LoadedModel:
                 output["probability"] = row[1]
             outputs.append(output)
         return outputs
-
-
-def _plain(value: Any) -> Any:
-    return value.item() if isinstance(value, np.generic) else value

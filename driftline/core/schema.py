@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from driftline.core.errors import DataError, InvalidInput
+from driftline.core.jsonvalues import plain
 
 # an object column with more distinct values than this share of rows looks like an identifier, not a category
 _ID_LIKE_SHARE = 0.5
@@ -57,7 +58,7 @@ class FeatureSchema:
             "categorical": list(self.categorical),
             "target": self.target,
             "task": self.task,
-            "classes": [_plain(c) for c in self.classes],
+            "classes": [plain(c) for c in self.classes],
         }
 
     @classmethod
@@ -182,8 +183,3 @@ def infer_schema(
     if not inferred_numeric and not inferred_categorical:
         raise DataError("no usable feature columns were found beside the target")
     return FeatureSchema(tuple(inferred_numeric), tuple(inferred_categorical), target, task)
-
-
-def _plain(value: Any) -> Any:
-    """numpy scalars to plain Python, so the schema serialises to JSON."""
-    return value.item() if isinstance(value, np.generic) else value

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from driftline.core import DataError, FeatureSchema, InvalidInput, infer_schema
+from driftline.core import DataError, FeatureSchema, InvalidInput, infer_schema, jsonable
 from tests.factories import make_loans
 
 
@@ -106,3 +106,9 @@ def test_prediction_summary_is_the_positive_probability_for_binary_and_the_predi
         three.prediction_summary(output),
         regression.prediction_summary({"prediction": 12.5}),
     ]
+
+
+def test_jsonable_makes_numpy_values_plain_and_nan_null() -> None:
+    """Nested numpy scalars become Python values, NaN becomes None, and unknown objects their repr."""
+    value = {"a": np.float64(0.5), 1: [np.int64(3), float("nan")], "b": (np.bool_(True), object)}
+    assert {"a": 0.5, "1": [3, None], "b": [True, repr(object)]} == jsonable(value)
