@@ -117,7 +117,7 @@ def build_log(folder: Path) -> None:
     """Train the flights model and log 1,000,000 predictions of live rows, as the service would."""
     import numpy as np
 
-    from driftline.core import Registry, Store, load_dataset, load_settings
+    from driftline.core import Registry, Store, load_dataset, load_settings, prediction_records
     from retrain import train
 
     os.environ.update(_store_env(folder))
@@ -134,18 +134,9 @@ def build_log(folder: Path) -> None:
         chunk = records[start : start + 50_000]
         outputs = model.predict_rows(chunk)
         now = time.time()
+        ids = [f"b{start + i}" for i in range(len(chunk))]
         registry.store.insert_predictions(
-            [
-                {
-                    "request_id": f"b{start + i}",
-                    "created_at": now,
-                    "model_version": version.version,
-                    "features": f,
-                    "output": o,
-                    "latency_ms": 1.0,
-                }
-                for i, (f, o) in enumerate(zip(chunk, outputs, strict=True))
-            ]
+            prediction_records(ids, chunk, outputs, model_version=version.version, created_at=now, latency_ms=1.0)
         )
         labelled = {f"b{start + i}": int(rng.random() < 0.25) for i in range(0, len(chunk), 10)}
         registry.store.record_feedback(labelled)

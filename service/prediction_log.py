@@ -31,7 +31,7 @@ class RecordChunk(Protocol):
 
     def __len__(self) -> int: ...
 
-    def records(self) -> list[Mapping[str, Any]]: ...
+    def records(self) -> Sequence[Mapping[str, Any]]: ...
 
 
 class ListChunk:
@@ -43,7 +43,7 @@ class ListChunk:
     def __len__(self) -> int:
         return len(self._records)
 
-    def records(self) -> list[Mapping[str, Any]]:
+    def records(self) -> Sequence[Mapping[str, Any]]:
         return list(self._records)
 
 

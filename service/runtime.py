@@ -33,6 +33,7 @@ from driftline.core import (
     Store,
     StoreUnavailable,
     UnknownRequestIds,
+    prediction_records,
 )
 from service.batcher import MicroBatcher
 from service.prediction_log import ListChunk, PredictionLog
@@ -78,19 +79,16 @@ class FrameChunk:
     def __len__(self) -> int:
         return len(self._ids)
 
-    def records(self) -> list[Mapping[str, Any]]:
+    def records(self) -> Sequence[Mapping[str, Any]]:
         plain = self._features.astype(object).where(self._features.notna(), None).to_dict("records")
-        return [
-            {
-                "request_id": rid,
-                "created_at": self._created_at,
-                "model_version": self._version,
-                "features": features,
-                "output": output,
-                "latency_ms": self._latency_ms,
-            }
-            for rid, features, output in zip(self._ids, plain, self._model.outputs(*self._arrays), strict=True)
-        ]
+        return prediction_records(
+            self._ids,
+            plain,
+            self._model.outputs(*self._arrays),
+            model_version=self._version,
+            created_at=self._created_at,
+            latency_ms=self._latency_ms,
+        )
 
 
 class ServingRuntime:
@@ -140,17 +138,14 @@ class ServingRuntime:
             now = time.time()
             self.log.submit(
                 ListChunk(
-                    [
-                        {
-                            "request_id": rid,
-                            "created_at": now,
-                            "model_version": model.version,
-                            "features": dict(row),
-                            "output": output,
-                            "latency_ms": latency_ms,
-                        }
-                        for rid, row, output in zip(request_ids, rows, outputs, strict=True)
-                    ]
+                    prediction_records(
+                        request_ids,
+                        (dict(row) for row in rows),
+                        outputs,
+                        model_version=model.version,
+                        created_at=now,
+                        latency_ms=latency_ms,
+                    )
                 )
             )
         for hook in self.on_predicted:

@@ -16,6 +16,7 @@ from driftline.core.errors import (
 )
 from driftline.core.jsonvalues import jsonable, plain
 from driftline.core.model import LoadedModel
+from driftline.core.records import PredictionRecord, prediction_records
 from driftline.core.registry import PIPELINE_FILE, REFERENCE_FILE, ModelVersion, Registry
 from driftline.core.schema import MAX_CATEGORY_LENGTH, MAX_MAGNITUDE, FeatureSchema, infer_schema
 from driftline.core.scoring import metric_from_outputs
@@ -74,6 +75,7 @@ __all__ = [
     "ModelVersion",
     "NoProductionModel",
     "PayloadTooLarge",
+    "PredictionRecord",
     "PromotionRefused",
     "Registry",
     "RetrainSettings",
@@ -92,5 +94,6 @@ __all__ = [
     "load_settings",
     "metric_from_outputs",
     "plain",
+    "prediction_records",
     "read_table",
 ]

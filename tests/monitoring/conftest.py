@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from driftline.core import Registry
+from driftline.core import Registry, prediction_records
 from tests.factories import CATEGORICAL, NUMERIC
 
 _ids = itertools.count()
@@ -26,17 +26,7 @@ def log_predictions(registry: Registry, rows: pd.DataFrame, *, labels: pd.Series
     ids = [f"r{next(_ids)}" for _ in features]
     now = time.time()
     registry.store.insert_predictions(
-        [
-            {
-                "request_id": rid,
-                "created_at": now,
-                "model_version": model.version,
-                "features": f,
-                "output": o,
-                "latency_ms": 1.0,
-            }
-            for rid, f, o in zip(ids, features, outputs, strict=True)
-        ]
+        prediction_records(ids, features, outputs, model_version=model.version, created_at=now, latency_ms=1.0)
     )
     if labels is not None:
         registry.store.record_feedback(dict(zip(ids, (int(v) for v in labels), strict=True)))
