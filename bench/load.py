@@ -41,7 +41,7 @@ from driftline.core import Store, load_settings  # noqa: E402
 from driftline.core.settings import DEFAULT_CONFIG  # noqa: E402
 from driftline.core.store import feedback, predictions  # noqa: E402
 from retrain import train  # noqa: E402
-from tests.factories import free_port  # noqa: E402
+from tests.processes import free_port  # noqa: E402
 
 MIB = 1024 * 1024
 

@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.serving import prepare, running, wrk  # noqa: E402
-from tests.factories import free_port, postgres_server  # noqa: E402
+from tests.processes import free_port, postgres_server  # noqa: E402
 
 ON, OFF = "monitor checking every second", "monitor paused"
 

@@ -33,7 +33,7 @@ from driftline.core import ModelVersion, Registry, Store, load_dataset, load_set
 from driftline.core.registry import PIPELINE_FILE  # noqa: E402
 from driftline.core.settings import DEFAULT_CONFIG  # noqa: E402
 from retrain import train  # noqa: E402
-from tests.factories import free_port  # noqa: E402
+from tests.processes import free_port  # noqa: E402
 
 
 def progress(message: str) -> None:

@@ -12,7 +12,8 @@ import sqlalchemy as sa
 
 from driftline.core import Registry, Settings, Store, load_settings
 from retrain import TrainingOutcome, train
-from tests.factories import make_loans, postgres_server, write_config
+from tests.factories import make_loans, write_config
+from tests.processes import postgres_server
 
 
 @pytest.fixture

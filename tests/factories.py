@@ -1,16 +1,7 @@
-"""Small artefacts built in tmp_path: a synthetic loans table, config files, a PostgreSQL server."""
+"""Small artefacts built in tmp_path: a synthetic loans table and config files."""
 
 from __future__ import annotations
 
-import contextlib
-import glob
-import os
-import shutil
-import socket
-import subprocess
-import tempfile
-import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -74,83 +65,3 @@ def write_config(folder: Path, data_path: Path, **overrides: Any) -> Path:
     path = folder / "driftline.yaml"
     path.write_text(yaml.safe_dump(config), encoding="utf-8")
     return path
-
-
-def wait_for(what: str, probe: Any, seconds: float, every: float = 0.2) -> Any:
-    """Poll `probe` until it returns something truthy; fail naming `what` after `seconds`."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = probe()
-        if value:
-            return value
-        time.sleep(every)
-    raise AssertionError(f"timed out after {seconds:.0f} s waiting for {what}")
-
-
-def free_port() -> int:
-    with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@contextlib.contextmanager
-def postgres_server() -> Iterator[str]:
-    """A throwaway PostgreSQL server on 127.0.0.1; yields the admin URL (database `postgres`)."""
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
-    if not found:
-        raise RuntimeError("PostgreSQL server binaries are missing: run scripts/system-deps.sh")
-    bindir = Path(found[-1]).parent
-    # outside pytest's tmp tree, which is private to root: as root the server runs as `postgres`
-    folder = Path(tempfile.mkdtemp(prefix="driftline-pg-"))
-    folder.chmod(0o755)
-    data = folder / "pgdata"
-    as_user: list[str] = []
-    if os.geteuid() == 0:  # initdb refuses to run as root
-        as_user = ["runuser", "-u", "postgres", "--"]
-        data.mkdir()
-        shutil.chown(data, "postgres", "postgres")
-    subprocess.run(
-        [*as_user, str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "driftline"],
-        check=True,
-        capture_output=True,
-    )
-    port = free_port()
-    server = subprocess.Popen(
-        [
-            *as_user,
-            str(bindir / "postgres"),
-            "-D",
-            str(data),
-            "-p",
-            str(port),
-            "-k",
-            str(data),
-            "-c",
-            "listen_addresses=127.0.0.1",
-            "-c",
-            "fsync=off",
-            "-c",
-            "max_connections=200",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"postgresql+psycopg://driftline@127.0.0.1:{port}/postgres"
-    try:
-        import sqlalchemy as sa
-
-        engine = sa.create_engine(url)
-        for _ in range(100):
-            try:
-                with engine.connect():
-                    break
-            except sa.exc.OperationalError:
-                time.sleep(0.1)
-        else:
-            raise RuntimeError("PostgreSQL did not start within 10 s")
-        engine.dispose()
-        yield url
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-        shutil.rmtree(folder, ignore_errors=True)

@@ -28,8 +28,8 @@ from driftline.cli.prometheus import local_config
 from driftline.core import Registry, Store, load_dataset, load_settings
 from driftline.core.settings import DEFAULT_CONFIG
 from retrain import train
-from tests.factories import free_port, wait_for
-from tests.service.conftest import stop_server, wait_ready
+from tests.processes import free_port, stop_process_group, wait_for
+from tests.service.conftest import wait_ready
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[1]
@@ -115,7 +115,7 @@ def stack() -> Iterator[dict[str, Any]]:
         yield {"urls": urls, "folder": folder, "registry": registry}
     finally:
         for process in (service, monitor, prometheus):
-            stop_server(process)
+            stop_process_group(process)
         registry.store.dispose()
         shutil.rmtree(folder, ignore_errors=True)
 

@@ -13,8 +13,9 @@ import httpx
 import pytest
 
 from driftline.cli.main import main
-from tests.factories import feature_row, free_port, make_loans
-from tests.service.conftest import stop_server, wait_ready
+from tests.factories import feature_row, make_loans
+from tests.processes import free_port, stop_process_group
+from tests.service.conftest import wait_ready
 
 
 def test_train_then_status_lists_the_version_run_and_promotion(
@@ -100,7 +101,7 @@ def test_up_trains_the_first_model_and_serves_it(config_file: Path) -> None:
             time.sleep(0.3)
         assert health.get("leader") is True
     finally:
-        stop_server(process)
+        stop_process_group(process)
 
 
 @pytest.mark.integration

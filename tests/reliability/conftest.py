@@ -5,9 +5,7 @@ started again on the same port and data, and a way to make a SQLite file refuse 
 from __future__ import annotations
 
 import contextlib
-import os
 import shutil
-import signal
 import sqlite3
 import subprocess
 from collections.abc import Iterator
@@ -26,8 +24,8 @@ from driftline.core import Registry, Settings, Store, load_settings
 from driftline.core.settings import CONFIG_ENV
 from driftline.core.store import predictions
 from retrain import train
-from tests.factories import free_port, make_loans, wait_for, write_config
-from tests.reliability.postgres import RestartablePostgres
+from tests.factories import make_loans, write_config
+from tests.processes import RestartablePostgres, free_port, stop_process_group, wait_for
 
 # the service ----------------------------------------------------------------------------------------------------
 
@@ -127,22 +125,6 @@ def start_service(folder: Path, store_url: str | None = None, **overrides: Any) 
         stop_process_group(process)
         raise
     return service
-
-
-def stop_process_group(process: subprocess.Popen[bytes], timeout: float = 60) -> None:
-    """SIGTERM to the process's group, SIGKILL after `timeout`."""
-    if process.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-    # workers left behind by a killed arbiter would keep the port and the store open
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)
 
 
 @pytest.fixture

@@ -21,8 +21,8 @@ import pytest
 import yaml
 
 from driftline.cli.prometheus import local_config
-from tests.factories import free_port
-from tests.reliability.conftest import Service, stop_process_group, wait_for
+from tests.processes import free_port, stop_process_group, wait_for
+from tests.reliability.conftest import Service
 from tests.reliability.load import Load, Outcome, answered_ids
 
 pytestmark = pytest.mark.integration

@@ -18,9 +18,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.reliability.conftest import Service, sqlite_unwritable, wait_for
+from tests.processes import RestartablePostgres, wait_for
+from tests.reliability.conftest import Service, sqlite_unwritable
 from tests.reliability.load import Load, answered_ids
-from tests.reliability.postgres import RestartablePostgres
 
 pytestmark = pytest.mark.integration
 

@@ -16,7 +16,8 @@ from collections.abc import Callable
 import psutil
 import pytest
 
-from tests.reliability.conftest import Service, wait_for
+from tests.processes import wait_for
+from tests.reliability.conftest import Service
 from tests.reliability.load import Load, answered_ids
 
 pytestmark = pytest.mark.integration

@@ -11,10 +11,10 @@ import pytest
 
 from driftline.core import Registry, Settings, UnknownVersion
 from retrain import TrainingOutcome
-from tests.factories import free_port, wait_for, write_config
+from tests.factories import write_config
 from tests.monitoring.conftest import log_predictions
+from tests.processes import free_port, stop_process_group, wait_for
 from tests.retrain.test_challenger import new_regime
-from tests.service.conftest import stop_server
 
 pytestmark = pytest.mark.integration
 
@@ -70,7 +70,7 @@ def test_kill_9_mid_retrain_changes_nothing_and_the_next_run_works(
         os.killpg(monitor.pid, signal.SIGKILL)
         monitor.wait(timeout=10)
     finally:
-        stop_server(monitor)
+        stop_process_group(monitor)
     run_id = running[0]["id"]
     assert 1 == registry.production().version
     assert [1] == [v.version for v in registry.versions()]
@@ -84,7 +84,7 @@ def test_kill_9_mid_retrain_changes_nothing_and_the_next_run_works(
     try:
         wait_for("the next retrain to promote version 2", lambda: registry.store.production_version() == 2, 120)
     finally:
-        stop_server(monitor)
+        stop_process_group(monitor)
     runs = {r["id"]: r for r in registry.store.list_runs()}
     assert ("failed", "interrupted: the monitor stopped mid-run") == (runs[run_id]["status"], runs[run_id]["message"])
     assert [1, 2] == [v.version for v in registry.versions()]

@@ -14,8 +14,7 @@ import sqlalchemy as sa
 
 from driftline.core import Settings
 from retrain import TrainingOutcome
-from tests.factories import free_port
-from tests.service.conftest import stop_server
+from tests.processes import free_port, stop_process_group
 
 pytestmark = pytest.mark.integration
 
@@ -86,4 +85,4 @@ def test_two_monitors_on_one_store_have_one_leader_and_fail_over(
         assert [True] == leaders([ports[other]])
     finally:
         for process in processes:
-            stop_server(process)
+            stop_process_group(process)

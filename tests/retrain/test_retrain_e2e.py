@@ -22,8 +22,8 @@ from driftline.core import Registry, Store, load_dataset, load_settings
 from driftline.core.settings import DEFAULT_CONFIG
 from monitoring import compare
 from monitoring.window import to_frame
-from tests.factories import free_port
-from tests.service.conftest import stop_server, wait_ready
+from tests.processes import free_port, stop_process_group
+from tests.service.conftest import wait_ready
 
 pytestmark = pytest.mark.integration
 
@@ -120,7 +120,7 @@ class Stack:
     def close(self) -> None:
         self._stop.set()
         for process in self.processes:
-            stop_server(process)
+            stop_process_group(process)
         self.registry.store.dispose()
 
 

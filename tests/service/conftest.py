@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -16,7 +16,8 @@ import pytest
 
 from driftline.core import Registry, Settings, Store, load_settings
 from retrain import train
-from tests.factories import free_port, make_loans, write_config
+from tests.factories import make_loans, write_config
+from tests.processes import free_port, stop_process_group, wait_for
 
 
 @dataclass
@@ -41,27 +42,16 @@ def start_server(config: Path, port: int, log: Path | None = None) -> subprocess
 
 
 def wait_ready(url: str, process: subprocess.Popen[bytes], seconds: float = 90) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
+    """Wait until the service answers /readyz; fail with its last output if it exits first."""
+
+    def ready() -> bool:
         if process.poll() is not None:
             raise RuntimeError(f"server exited: {process.stderr.read().decode()[-3000:] if process.stderr else ''}")
-        try:
-            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    raise RuntimeError("server not ready in time")
+        with contextlib.suppress(httpx.HTTPError):
+            return httpx.get(f"{url}/readyz", timeout=2).status_code == 200
+        return False
 
-
-def stop_server(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+    wait_for("the service to be ready", ready, seconds, every=0.3)
 
 
 def settled_count(served: Served) -> int:
@@ -88,7 +78,7 @@ def serve_trained(folder: Path, log: Path | None = None, **overrides: object) ->
         wait_ready(url, process)
         yield Served(url, config, settings, registry, process)
     finally:
-        stop_server(process)
+        stop_process_group(process)
         registry.store.dispose()
 
 

@@ -15,7 +15,8 @@ import pytest
 
 from retrain import train
 from tests.factories import CATEGORICAL, NUMERIC, feature_row, make_loans
-from tests.service.conftest import Served, serve_trained, settled_count, stop_server
+from tests.processes import stop_process_group
+from tests.service.conftest import Served, serve_trained, settled_count
 
 pytestmark = pytest.mark.integration
 
@@ -214,6 +215,6 @@ def test_sigterm_flushes_every_queued_prediction(tmp_path: Path) -> None:
         response = httpx.post(f"{served.url}/predict", json=feature_row(loans, i))
         answered += len(response.json()["predictions"])
     assert served.registry.store.count_predictions() == 0
-    stop_server(served.process)
+    stop_process_group(served.process)
     assert answered == served.registry.store.count_predictions()
     server.close()

@@ -1,5 +1,5 @@
-"""A throwaway PostgreSQL server that can be shut down and started again on the same port and data directory,
-to take the store away from a running service and give it back.
+"""The processes tests start and the loops that wait for them: free ports, bounded polling, process groups, and a
+throwaway PostgreSQL server (which the reliability tests also stop and start again to take the store away).
 """
 
 from __future__ import annotations
@@ -9,25 +9,49 @@ import glob
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import psutil
 import sqlalchemy as sa
 
-from tests.factories import free_port
+
+def free_port() -> int:
+    with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
-def _wait_until(what: str, probe: Callable[[], bool], seconds: float) -> None:
+def wait_for(what: str, probe: Callable[[], Any], seconds: float, every: float = 0.2) -> Any:
+    """Poll `probe` until it returns something truthy; fail naming `what` after `seconds`."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        if probe():
-            return
-        time.sleep(0.1)
-    raise RuntimeError(f"timed out after {seconds:.0f} s waiting for {what}")
+        value = probe()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError(f"timed out after {seconds:.0f} s waiting for {what}")
+
+
+def stop_process_group(process: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    """SIGTERM to the process's group, SIGKILL after `timeout`."""
+    if process.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    # workers left behind by a killed arbiter would keep the port and the store open
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
 
 
 class RestartablePostgres:
@@ -72,6 +96,8 @@ class RestartablePostgres:
                 "listen_addresses=127.0.0.1",
                 "-c",
                 "fsync=off",
+                "-c",
+                "max_connections=200",
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -84,7 +110,7 @@ class RestartablePostgres:
             return False
 
         try:
-            _wait_until("PostgreSQL to accept connections", accepts, 30)
+            wait_for("PostgreSQL to accept connections", accepts, 30, every=0.1)
         finally:
             engine.dispose()
 
@@ -101,3 +127,14 @@ class RestartablePostgres:
     def close(self) -> None:
         self.stop()
         shutil.rmtree(self._folder, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def postgres_server() -> Iterator[str]:
+    """A throwaway PostgreSQL server on 127.0.0.1 for the length of the block; yields the admin URL (`postgres`)."""
+    server = RestartablePostgres()
+    try:
+        server.start()
+        yield server.url
+    finally:
+        server.close()
