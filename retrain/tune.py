@@ -20,12 +20,12 @@ from sklearn.base import clone
 from sklearn.model_selection import KFold, ParameterGrid, ParameterSampler, StratifiedKFold, TimeSeriesSplit
 
 from driftline.core import (
-    METRIC_DIRECTIONS,
     ConfigError,
     DataError,
     ModelSettings,
     SearchRange,
     SearchSettings,
+    greater_is_better,
     metric_from_outputs,
 )
 from retrain.evaluate import model_outputs
@@ -237,4 +237,4 @@ def _plain(params: dict[str, Any]) -> dict[str, Any]:
 
 
 def _beats(score: float, other: float, metric: str) -> bool:
-    return score > other if METRIC_DIRECTIONS[metric] else score < other
+    return score > other if greater_is_better(metric) else score < other

@@ -30,6 +30,7 @@ from driftline.core.settings import (
     Settings,
     config_path,
     estimator_refusal,
+    greater_is_better,
     load_settings,
 )
 from driftline.core.store import Store
@@ -67,6 +68,7 @@ __all__ = [
     "UnknownVersion",
     "config_path",
     "estimator_refusal",
+    "greater_is_better",
     "infer_schema",
     "load_dataset",
     "load_settings",
