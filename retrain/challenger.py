@@ -137,8 +137,8 @@ def _retrain(
         progress=progress,
     )
     pipeline.fit(training[features], training[target])
-    candidate_metrics = holdout_metrics(pipeline, holdout[features], holdout[target], schema.task)
-    champion_metrics = holdout_metrics(champion_model.pipeline, holdout[features], holdout[target], schema.task)
+    candidate_metrics = holdout_metrics(pipeline, holdout[features], holdout[target], schema.task, metric)
+    champion_metrics = holdout_metrics(champion_model.pipeline, holdout[features], holdout[target], schema.task, metric)
     gain = settings.retrain.min_gain
     better = is_better(candidate_metrics[metric], champion_metrics[metric], metric, gain)
     significance = None

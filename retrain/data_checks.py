@@ -1,4 +1,5 @@
-"""Checks run on training data before any fit: schema and types, duplicates, missing values, target sanity."""
+"""Checks run on training data before any fit: schema and types, repeated ids and identical rows, missing values,
+target sanity."""
 
 from __future__ import annotations
 
@@ -18,6 +19,9 @@ class DataReport:
     """What the checks found and did; stored with the version and printed by `driftline train`."""
 
     rows_in: int
+    repeated_ids_dropped: int = 0
+    identical_rows: int = 0
+    identical_share: float = 0.0
     duplicates_dropped: int = 0
     missing_target_dropped: int = 0
     missing_share: dict[str, float] = field(default_factory=dict)
@@ -26,6 +30,9 @@ class DataReport:
     def to_dict(self) -> dict[str, Any]:
         return {
             "rows_in": self.rows_in,
+            "repeated_ids_dropped": self.repeated_ids_dropped,
+            "identical_rows": self.identical_rows,
+            "identical_share": self.identical_share,
             "duplicates_dropped": self.duplicates_dropped,
             "missing_target_dropped": self.missing_target_dropped,
             "missing_share": self.missing_share,
@@ -34,11 +41,21 @@ class DataReport:
 
 
 def check_training_data(
-    frame: pd.DataFrame, schema: FeatureSchema, time_column: str | None
+    frame: pd.DataFrame,
+    schema: FeatureSchema,
+    time_column: str | None,
+    *,
+    id_column: str | None = None,
+    drop_duplicate_rows: bool = False,
 ) -> tuple[pd.DataFrame, DataReport]:
-    """Return the usable rows (typed, deduplicated, labelled) and a report; raise `DataError` if unusable."""
+    """Return the usable rows (typed, labelled, without repeated ids) and a report; raise `DataError` if unusable.
+
+    Rows identical to an earlier one in every column read are counted, and dropped only with `drop_duplicate_rows`:
+    they are usually real observations, and dropping them would change what the model and the drift reference see.
+    """
     report = DataReport(rows_in=len(frame))
-    columns = list(schema.features) + [schema.target] + ([time_column] if time_column else [])
+    read = list(schema.features) + [schema.target] + ([time_column] if time_column else [])
+    columns = read + ([id_column] if id_column else [])
     missing = [name for name in columns if name not in frame.columns]
     if missing:
         raise DataError(f"columns missing from the data: {', '.join(missing)}")
@@ -53,9 +70,16 @@ def check_training_data(
     labelled = data[schema.target].notna()
     report.missing_target_dropped = int((~labelled).sum())
     data = data[labelled]
-    before = len(data)
-    data = data.drop_duplicates()
-    report.duplicates_dropped = before - len(data)
+    if id_column:
+        repeated = data[id_column].duplicated(keep="first")
+        report.repeated_ids_dropped = int(repeated.sum())
+        data = data.loc[~repeated, read]
+    identical = data.duplicated(keep="first")
+    report.identical_rows = int(identical.sum())
+    report.identical_share = round(report.identical_rows / len(data), 4) if len(data) else 0.0
+    if drop_duplicate_rows:
+        report.duplicates_dropped = report.identical_rows
+        data = data[~identical]
     if schema.task == "classification":
         classes = data[schema.target].unique()
         if len(classes) < 2:

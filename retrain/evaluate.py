@@ -8,20 +8,23 @@ import numpy as np
 import pandas as pd
 from sklearn import metrics as skm
 
-from driftline.core import CLASSIFICATION_METRICS, METRIC_DIRECTIONS, REGRESSION_METRICS, metric_from_outputs
+from driftline.core import CLASSIFICATION_METRICS, REGRESSION_METRICS, greater_is_better, metric_from_outputs
 
 
-def holdout_metrics(pipeline: Any, features: pd.DataFrame, target: pd.Series, task: str) -> dict[str, Any]:
-    """ROC AUC, accuracy, F1, log loss, Brier and the confusion matrix for classifiers; MAE, RMSE, R2 otherwise."""
+def holdout_metrics(
+    pipeline: Any, features: pd.DataFrame, target: pd.Series, task: str, metric: str | None = None
+) -> dict[str, Any]:
+    """ROC AUC, accuracy, F1, log loss, Brier and the confusion matrix for classifiers; MAE, RMSE, R2 otherwise;
+    plus `metric` (the configured one) when it is a scikit-learn scorer name outside those."""
     outputs = model_outputs(pipeline, features, task)
     if task == "regression":
         truth = target.to_numpy(dtype="float64")
-        return {metric: metric_from_outputs(metric, truth, outputs, None) for metric in REGRESSION_METRICS}
+        names = list(REGRESSION_METRICS) + ([metric] if metric and metric not in REGRESSION_METRICS else [])
+        return {name: metric_from_outputs(name, truth, outputs, None) for name in names}
     classes = np.asarray(pipeline.classes_)
     truth = target.to_numpy().astype(classes.dtype)
-    result: dict[str, Any] = {
-        metric: metric_from_outputs(metric, truth, outputs, classes) for metric in CLASSIFICATION_METRICS
-    }
+    names = list(CLASSIFICATION_METRICS) + ([metric] if metric and metric not in CLASSIFICATION_METRICS else [])
+    result: dict[str, Any] = {name: metric_from_outputs(name, truth, outputs, classes) for name in names}
     predicted = classes[outputs.argmax(axis=1)]
     result["confusion_matrix"] = skm.confusion_matrix(truth, predicted, labels=list(classes)).tolist()
     result["classes"] = [c.item() if isinstance(c, np.generic) else c for c in classes]
@@ -34,7 +37,7 @@ def is_better(candidate: float, reference: float, metric: str, min_gain: float =
         return False
     if np.isnan(reference):
         return True
-    if METRIC_DIRECTIONS[metric]:
+    if greater_is_better(metric):
         return candidate - reference > min_gain
     return reference - candidate > min_gain
 
@@ -59,7 +62,7 @@ def bootstrap_gain(
 ) -> tuple[float, float]:
     """Paired bootstrap of the candidate's gain over the champion (positive = better): (mean, lower bound)."""
     rng = np.random.default_rng(seed)
-    sign = 1.0 if METRIC_DIRECTIONS[metric] else -1.0
+    sign = 1.0 if greater_is_better(metric) else -1.0
     gains = []
     for _ in range(rounds):
         index = rng.integers(0, len(truth), len(truth))

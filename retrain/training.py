@@ -120,6 +120,7 @@ def _train(
         data_settings.target,
         data_settings.task,
         time_column=data_settings.time_column,
+        id_column=data_settings.id_column,
         numeric=listed.numeric if listed else (),
         categorical=listed.categorical if listed else (),
     )
@@ -127,7 +128,13 @@ def _train(
         f"checking {len(frame):,} rows from {dataset.source}: "
         f"{len(schema.numeric)} numeric and {len(schema.categorical)} categorical features"
     )
-    data, report = check_training_data(frame, schema, data_settings.time_column)
+    data, report = check_training_data(
+        frame,
+        schema,
+        data_settings.time_column,
+        id_column=data_settings.id_column,
+        drop_duplicate_rows=data_settings.drop_duplicate_rows,
+    )
     _report_checks(report, progress)
     train_rows, holdout_rows = split_holdout(
         data,
@@ -159,8 +166,12 @@ def _train(
     pipeline.fit(train_rows[features], train_rows[schema.target])
     baseline.fit(train_rows[features], train_rows[schema.target])
     progress(f"fitted in {time.monotonic() - fit_started:.1f} s; evaluating on the holdout")
-    metrics = holdout_metrics(pipeline, holdout_rows[features], holdout_rows[schema.target], schema.task)
-    baseline_metrics = holdout_metrics(baseline, holdout_rows[features], holdout_rows[schema.target], schema.task)
+    metrics = holdout_metrics(
+        pipeline, holdout_rows[features], holdout_rows[schema.target], schema.task, settings.model.metric
+    )
+    baseline_metrics = holdout_metrics(
+        baseline, holdout_rows[features], holdout_rows[schema.target], schema.task, settings.model.metric
+    )
     metric = settings.model.metric
     progress(f"holdout {metric}: model {metrics[metric]:.4f}, baseline {baseline_metrics[metric]:.4f}")
     if schema.task == "classification":
@@ -232,8 +243,13 @@ def _train(
 
 
 def _report_checks(report: DataReport, progress: Progress) -> None:
+    if report.repeated_ids_dropped:
+        progress(f"dropped {report.repeated_ids_dropped:,} rows whose id repeats an earlier row's")
+    identical = f"{report.identical_rows:,} rows ({report.identical_share:.1%}) identical to an earlier row"
     if report.duplicates_dropped:
-        progress(f"dropped {report.duplicates_dropped:,} duplicate rows")
+        progress(f"dropped {identical}")
+    else:
+        progress(f"{identical}, kept (data.drop_duplicate_rows drops them)")
     if report.missing_target_dropped:
         progress(f"dropped {report.missing_target_dropped:,} rows without a target")
     missing = {name: share for name, share in report.missing_share.items() if share > 0}

@@ -21,12 +21,12 @@ from sklearn.model_selection import KFold, ParameterGrid, ParameterSampler, Stra
 
 from driftline.core import (
     ESTIMATOR_STEP,
-    METRIC_DIRECTIONS,
     ConfigError,
     DataError,
     ModelSettings,
     SearchRange,
     SearchSettings,
+    greater_is_better,
     metric_from_outputs,
     plain,
 )
@@ -239,4 +239,4 @@ def plain_params(params: dict[str, Any]) -> dict[str, Any]:
 
 
 def _beats(score: float, other: float, metric: str) -> bool:
-    return score > other if METRIC_DIRECTIONS[metric] else score < other
+    return score > other if greater_is_better(metric) else score < other

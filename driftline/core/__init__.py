@@ -32,6 +32,7 @@ from driftline.core.settings import (
     Settings,
     config_path,
     estimator_refusal,
+    greater_is_better,
     load_settings,
 )
 from driftline.core.steps import (
@@ -88,6 +89,7 @@ __all__ = [
     "UnknownVersion",
     "config_path",
     "estimator_refusal",
+    "greater_is_better",
     "infer_schema",
     "jsonable",
     "load_dataset",

@@ -149,10 +149,12 @@ def infer_schema(
     task: str,
     *,
     time_column: str | None = None,
+    id_column: str | None = None,
     numeric: Sequence[str] = (),
     categorical: Sequence[str] = (),
 ) -> FeatureSchema:
-    """Use the listed features, or infer them: numbers are numeric, the rest categorical; id-like text is left out."""
+    """Use the listed features, or infer them: numbers are numeric, the rest categorical; id-like text and the
+    id column are left out."""
     if target not in frame.columns:
         raise DataError(f"target column {target!r} is not in the data (columns: {', '.join(map(str, frame.columns))})")
     if numeric or categorical:
@@ -162,11 +164,13 @@ def infer_schema(
             raise DataError(f"configured features not in the data: {', '.join(missing)}")
         if target in listed:
             raise DataError(f"the target {target!r} is also listed as a feature")
+        if id_column is not None and id_column in listed:
+            raise DataError(f"the id column {id_column!r} is also listed as a feature")
         return FeatureSchema(tuple(numeric), tuple(categorical), target, task)
     inferred_numeric: list[str] = []
     inferred_categorical: list[str] = []
     for name in frame.columns:
-        if name in (target, time_column):
+        if name in (target, time_column, id_column):
             continue
         column = frame[name]
         if pd.api.types.is_datetime64_any_dtype(column):

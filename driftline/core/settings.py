@@ -51,6 +51,12 @@ CLASSIFICATION_METRICS = ("roc_auc", "accuracy", "f1", "log_loss", "brier")
 REGRESSION_METRICS = ("mae", "rmse", "r2")
 
 
+def greater_is_better(metric: str) -> bool:
+    """Whether a larger value of `metric` is better: per METRIC_DIRECTIONS for the short names; always for a
+    scikit-learn scorer name, whose value carries the scorer's sign (`neg_mean_absolute_error` is -MAE)."""
+    return METRIC_DIRECTIONS.get(metric, True)
+
+
 _MODULE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
 
 
@@ -101,6 +107,25 @@ class DataSettings(_Section):
     """Feature lists; inferred from the data when absent."""
     max_rows: int | None = Field(default=None, gt=0)
     """Optional cap on training rows (the most recent ones are kept)."""
+    id_column: str | None = Field(default=None, min_length=1)
+    """Optional column identifying a row: a row whose id repeats an earlier one is dropped (the first is kept).
+    Never a feature."""
+    drop_duplicate_rows: bool = False
+    """Drop rows identical to an earlier one in every column read. Off by default: identical rows are usually
+    real observations (flights sharing every feature and the label), and dropping them would skew the training
+    distribution and the drift reference. Their share is reported either way."""
+
+    @model_validator(mode="after")
+    def _id_is_not_read_otherwise(self) -> DataSettings:
+        if self.id_column is None:
+            return self
+        if self.id_column == self.target:
+            raise ValueError(f"id_column {self.id_column!r} is also the target")
+        if self.id_column == self.time_column:
+            raise ValueError(f"id_column {self.id_column!r} is also the time_column")
+        if self.features is not None and self.id_column in self.features.numeric + self.features.categorical:
+            raise ValueError(f"id_column {self.id_column!r} is also listed as a feature")
+        return self
 
     @model_validator(mode="after")
     def _needs_a_source(self) -> DataSettings:
@@ -184,7 +209,9 @@ class ModelSettings(_Section):
     params: dict[str, Any] = Field(default_factory=dict)
     """Keyword arguments for the estimator."""
     metric: str = "roc_auc"
-    """Metric champion and challenger are compared on."""
+    """Metric champion and challenger are compared on (and tuning picks by): a short name (roc_auc, accuracy,
+    f1, log_loss, brier, mae, rmse, r2) or any scikit-learn scorer name that fits the task (e.g.
+    `neg_mean_absolute_error`, `balanced_accuracy`); a scorer's value is signed so larger is better."""
     holdout_fraction: float = Field(default=0.2, gt=0.0, lt=0.9)
     """Share of rows (the most recent, with a time column) kept out of training for evaluation."""
     reference_rows: int = Field(default=20_000, gt=0)
@@ -213,8 +240,16 @@ class ModelSettings(_Section):
     @field_validator("metric")
     @classmethod
     def _known_metric(cls, value: str) -> str:
-        if value not in METRIC_DIRECTIONS:
-            raise ValueError(f"unknown metric {value!r}; choose one of {', '.join(METRIC_DIRECTIONS)}")
+        if value in METRIC_DIRECTIONS:
+            return value
+        # imported here: scikit-learn's metrics are only needed for a scorer name
+        from sklearn.metrics import get_scorer_names
+
+        if value not in get_scorer_names():
+            raise ValueError(
+                f"unknown metric {value!r}; choose one of {', '.join(METRIC_DIRECTIONS)} "
+                "or a scikit-learn scorer name (sklearn.metrics.get_scorer_names())"
+            )
         return value
 
 
@@ -353,11 +388,22 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _metric_fits_task(self) -> Settings:
         allowed = CLASSIFICATION_METRICS if self.data.task == "classification" else REGRESSION_METRICS
-        if self.model.metric not in allowed:
+        metric = self.model.metric
+        if metric in METRIC_DIRECTIONS and metric not in allowed:
             raise ValueError(
                 f"model.metric {self.model.metric!r} does not fit task {self.data.task!r}; "
                 f"choose one of {', '.join(allowed)}"
             )
+        if metric not in METRIC_DIRECTIONS:
+            from driftline.core.scoring import scorer_task
+
+            fits = scorer_task(metric)
+            if fits != self.data.task:
+                kind = f"a {fits} scorer" if fits else "a scorer of neither classification nor regression"
+                raise ValueError(
+                    f"model.metric {metric!r} is {kind} and does not fit task {self.data.task!r}; "
+                    f"choose one of {', '.join(allowed)} or a {self.data.task} scorer name"
+                )
         return self
 
 

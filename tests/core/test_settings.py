@@ -41,6 +41,16 @@ def test_driftline_config_variable_picks_the_file(tmp_path: Path, monkeypatch: p
         ("monitoring:\n  windw_rows: 5\n", "monitoring.windw_rows", "Extra inputs"),
         ("model:\n  estimator: os.system\n", "model.estimator", "not a scikit-learn estimator"),
         ("model:\n  metric: mae\n", "(top level)", "does not fit task"),
+        ("model:\n  metric: neg_mean_absolute_error\n", "(top level)", "model.metric 'neg_mean_absolute_error'"),
+        ("model:\n  metric: adjusted_rand_score\n", "(top level)", "does not fit task 'classification'"),
+        ("model:\n  metric: no_such_scorer\n", "model.metric", "unknown metric"),
+        ("data:\n  id_column: late\n", "data", "id_column 'late' is also the target"),
+        ("data:\n  id_column: ''\n", "data.id_column", "at least 1 character"),
+        (
+            "data:\n  id_column: carrier\n  features: {numeric: [distance], categorical: [carrier]}\n",
+            "data",
+            "also listed as a feature",
+        ),
         ("data:\n  path: data.txt\n", "data", "must end in .csv or .parquet"),
         ("store:\n  url: mysql://x\n", "store.url", "sqlite"),
     ],
@@ -67,3 +77,29 @@ def test_relative_data_paths_are_read_from_the_config_folder(tmp_path: Path) -> 
     """`path: loans.csv` next to the config resolves there, whatever the working directory."""
     settings = load_settings(write(tmp_path, "data:\n  path: loans.csv\n  target: y\n"))
     assert tmp_path / "loans.csv" == settings.data.path
+
+
+def test_a_regression_scorer_is_refused_for_a_classifier_naming_model_metric(tmp_path: Path) -> None:
+    """A scorer of the other task fails at load with a message naming model.metric and the task."""
+    with pytest.raises(ConfigError) as caught:
+        load_settings(write(tmp_path, "model:\n  metric: neg_root_mean_squared_error\n"))
+    expected = (
+        "model.metric 'neg_root_mean_squared_error' is a regression scorer and does not fit task 'classification'; "
+        "choose one of roc_auc, accuracy, f1, log_loss, brier or a classification scorer name"
+    )
+    assert expected == caught.value.reason
+
+
+def test_scorer_names_that_fit_the_task_load(tmp_path: Path) -> None:
+    """Classification scorers load for a classifier, regression scorers for a regression task."""
+    classifier = load_settings(write(tmp_path, "model:\n  metric: balanced_accuracy\n"))
+    regressor = load_settings(
+        write(tmp_path, "data:\n  task: regression\n  target: arr_delay\nmodel:\n  metric: neg_mean_absolute_error\n")
+    )
+    assert ("balanced_accuracy", "neg_mean_absolute_error") == (classifier.model.metric, regressor.model.metric)
+
+
+def test_duplicate_handling_defaults_keep_identical_rows_without_an_id(tmp_path: Path) -> None:
+    """Without settings, identical rows are kept and no id column is read."""
+    settings = load_settings(write(tmp_path, "retrain:\n  min_gain: 0.0\n"))
+    assert (None, False) == (settings.data.id_column, settings.data.drop_duplicate_rows)

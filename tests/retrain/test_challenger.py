@@ -46,6 +46,18 @@ def test_a_better_candidate_is_promoted_with_its_evidence(ready: Settings, regis
     assert "succeeded" == registry.store.list_runs()[0]["status"]
 
 
+def test_a_scorer_name_compares_champion_and_candidate_with_larger_better(ready: Settings, registry: Registry) -> None:
+    """On neg_log_loss the candidate fitted to the new regime scores higher (a smaller loss) and is promoted."""
+    live = new_regime(1500, seed=41)
+    log_predictions(registry, live, labels=live["default"])
+    ready.model.metric = "neg_log_loss"
+    decision = retrain(ready, registry, trigger="test")
+    candidate, champion = (decision.evidence[f"{side}_metrics"] for side in ("candidate", "champion"))
+    assert ("promoted", "neg_log_loss") == (decision.outcome, decision.evidence["metric"])
+    assert champion["neg_log_loss"] < candidate["neg_log_loss"] < 0
+    assert -candidate["log_loss"] == pytest.approx(candidate["neg_log_loss"])
+
+
 def test_a_candidate_that_cannot_beat_the_champion_is_rejected(ready: Settings, registry: Registry) -> None:
     """With shuffled labels nothing can be learnt: the candidate is kept as rejected, production stays."""
     live = make_loans(1500, seed=42)

@@ -46,16 +46,57 @@ def test_a_second_version_is_registered_but_production_stays(
     assert trained.version.version == registry.production().version
 
 
-def test_duplicates_are_dropped_and_counted(tmp_path: Path, loans: pd.DataFrame) -> None:
-    """Repeated rows are trained on once; the count is reported."""
+def test_identical_rows_are_kept_by_default_and_their_share_reported(tmp_path: Path, loans: pd.DataFrame) -> None:
+    """Identical rows are real observations unless told otherwise: all are trained on, and their share is shown."""
     path = tmp_path / "dup.csv"
     pd.concat([loans, loans.iloc[:40]]).to_csv(path, index=False)
     settings = load_settings(write_config(tmp_path, path))
     messages: list[str] = []
     outcome = train(settings, Registry_for(settings), progress=messages.append)
-    assert outcome.version.details["data"]["duplicates_dropped"] == 40
-    assert any("dropped 40 duplicate rows" in m for m in messages)
+    data = outcome.version.details["data"]
+    assert (1240, 40, 0.0323, 0) == (
+        data["rows_train"] + data["rows_holdout"],
+        data["identical_rows"],
+        data["identical_share"],
+        data["duplicates_dropped"],
+    )
+    assert "40 rows (3.2%) identical to an earlier row, kept (data.drop_duplicate_rows drops them)" in messages
     assert any(m.startswith("missing values: debt_ratio") for m in messages)
+
+
+def test_identical_rows_are_dropped_when_asked(tmp_path: Path, loans: pd.DataFrame) -> None:
+    """With data.drop_duplicate_rows each identical row is trained on once and the count recorded."""
+    path = tmp_path / "dup.csv"
+    pd.concat([loans, loans.iloc[:40]]).to_csv(path, index=False)
+    settings = load_settings(write_config(tmp_path, path, data__drop_duplicate_rows=True))
+    messages: list[str] = []
+    outcome = train(settings, Registry_for(settings), progress=messages.append)
+    data = outcome.version.details["data"]
+    assert (1200, 40, 40) == (
+        data["rows_train"] + data["rows_holdout"],
+        data["identical_rows"],
+        data["duplicates_dropped"],
+    )
+    assert "dropped 40 rows (3.2%) identical to an earlier row" in messages
+
+
+def test_rows_whose_id_repeats_are_dropped_and_the_id_is_no_feature(tmp_path: Path, loans: pd.DataFrame) -> None:
+    """With data.id_column a repeated id keeps its first row only, and the id column is left out of the features."""
+    loans = loans.assign(loan_id=range(len(loans)))
+    resent = loans.iloc[:40].assign(income=loans["income"].iloc[:40] + 1.0)
+    path = tmp_path / "ids.csv"
+    pd.concat([loans, resent]).to_csv(path, index=False)
+    settings = load_settings(write_config(tmp_path, path, data__id_column="loan_id"))
+    messages: list[str] = []
+    outcome = train(settings, Registry_for(settings), progress=messages.append)
+    data = outcome.version.details["data"]
+    assert (1200, 40, 0) == (
+        data["rows_train"] + data["rows_holdout"],
+        data["repeated_ids_dropped"],
+        data["identical_rows"],
+    )
+    assert ("income", "age", "debt_ratio") == outcome.version.schema.numeric
+    assert "dropped 40 rows whose id repeats an earlier row's" in messages
 
 
 def test_a_single_class_target_is_refused_and_the_run_recorded(tmp_path: Path, loans: pd.DataFrame) -> None:
@@ -111,6 +152,28 @@ def test_regression_on_a_user_parquet_file_with_inferred_features(tmp_path: Path
     assert metrics["r2"] > 0.8 and metrics["rmse"] < outcome.version.details["baseline_metrics"]["rmse"]
 
 
+def test_a_scorer_name_trains_and_compares_with_the_scorer_direction(tmp_path: Path) -> None:
+    """neg_mean_absolute_error is recorded as -MAE, and the model beats the mean baseline by scoring higher."""
+    frame = make_loans(600).drop(columns=["default"])
+    frame["amount"] = frame["income"] * 3 + np.nan_to_num(frame["debt_ratio"], nan=0.5) * 10
+    path = tmp_path / "amounts.csv"
+    frame.to_csv(path, index=False)
+    config = write_config(
+        tmp_path, path, model__metric="neg_mean_absolute_error", model__estimator="sklearn.linear_model.Ridge"
+    )
+    config.write_text(
+        config.read_text()
+        .replace("target: default", "target: amount")
+        .replace("task: classification", "task: regression")
+    )
+    settings = load_settings(config)
+    outcome = train(settings, Registry_for(settings))
+    metrics, baseline = outcome.version.details["metrics"], outcome.version.details["baseline_metrics"]
+    assert outcome.promoted
+    assert -metrics["mae"] == pytest.approx(metrics["neg_mean_absolute_error"])
+    assert metrics["neg_mean_absolute_error"] > baseline["neg_mean_absolute_error"]
+
+
 def test_only_scikit_learn_estimators_can_be_named() -> None:
     """An import path outside sklearn never gets imported."""
     from driftline.core import ConfigError
@@ -131,6 +194,8 @@ def test_only_scikit_learn_estimators_can_be_named() -> None:
         (0.3, 0.4, "log_loss", 0.0, True),
         (0.5, 0.4, "mae", 0.0, False),
         (float("nan"), 0.4, "roc_auc", 0.0, False),
+        (-0.3, -0.4, "neg_mean_absolute_error", 0.0, True),
+        (-0.5, -0.4, "neg_log_loss", 0.0, False),
     ],
 )
 def test_is_better_respects_metric_direction_and_gain(
@@ -160,3 +225,14 @@ def test_bootstrap_gain_separates_a_real_improvement_from_noise() -> None:
     better = bootstrap_gain("roc_auc", truth, as_proba(noisy(0.3)), as_proba(champion), classes, rounds=100)
     assert twin[1] <= 0 < better[1]
     assert better[0] > 0.1
+
+
+def test_bootstrap_gain_on_a_scorer_name_is_positive_for_the_better_model() -> None:
+    """With neg_mean_absolute_error the candidate closer to the truth gains, as the champion/challenger check needs."""
+    from retrain.evaluate import bootstrap_gain
+
+    rng = np.random.default_rng(1)
+    truth = rng.normal(0, 1, 500)
+    close, far = truth + rng.normal(0, 0.1, 500), truth + rng.normal(0, 1.0, 500)
+    mean, lower = bootstrap_gain("neg_mean_absolute_error", truth, close, far, None, rounds=50)
+    assert lower > 0 and mean > 0.5

@@ -153,3 +153,22 @@ def test_a_retrain_searches_on_time_ordered_folds(
     assert decision.outcome in {"promoted", "rejected"}
     assert (3, True) == (len(tuning["trials"]), tuning["time_ordered"])
     assert tuning["best_params"]["C"] == decision.evidence["params"]["C"]
+
+
+def test_a_search_on_a_scorer_name_picks_the_highest_scorer_value(tmp_path: Path, loans_csv: Path) -> None:
+    """With neg_log_loss the best trial is the one with the largest (least negative) score: the pruned tree."""
+    space = {"max_depth": [None, 3]}
+    settings = load_settings(
+        write_config(
+            tmp_path,
+            loans_csv,
+            model__estimator=TREE,
+            model__params={"random_state": 0},
+            model__metric="neg_log_loss",
+            model__search={"method": "grid", "space": space, "folds": 3},
+        )
+    )
+    tuning = train(settings, registry_for(settings)).version.details["tuning"]
+    scores = {t["params"]["max_depth"]: t["score"] for t in tuning["trials"]}
+    assert (3, scores[3]) == (tuning["best_params"]["max_depth"], tuning["best_score"])
+    assert scores[None] < scores[3] < 0
