@@ -2,8 +2,9 @@
 
 BentoML 1.4 validates a request body before any code of ours runs and, when pydantic refuses it, logs the whole
 traceback at ERROR, quoting the values the client sent (`input_value=...`). Hostile or careless clients would
-then fill the log with their own data. `quiet_client_errors` drops exactly those records on BentoML's logger;
-`RefusalCounter` counts every 4xx answer by endpoint and status instead, for /metrics.
+then fill the log with their own data. `quiet_client_errors` drops exactly those records, and the traceback BentoML
+logs for a body the guard cut short, on BentoML's logger; `RefusalCounter` counts every 4xx answer by endpoint and
+status instead, for /metrics.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import logging
 from collections.abc import Callable
 
 from pydantic import ValidationError
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 # the logger of bentoml._internal.server.http_app.log_exception, which _bentoml_impl's server calls on every error
@@ -20,8 +22,12 @@ OTHER_ENDPOINT = "other"
 
 
 def is_client_error(error: BaseException | None) -> bool:
-    """True for what BentoML answers with a 4xx: a pydantic refusal of the body, or a BentoML 4xx exception."""
-    if isinstance(error, ValidationError):
+    """True for a pydantic refusal of the body, a BentoML 4xx exception, or a body that ended early.
+
+    A body ends early when the client goes away or when `RequestGuard` cuts one over its limit (answered 413);
+    either way the client, not the service, is at fault.
+    """
+    if isinstance(error, ValidationError | ClientDisconnect):
         return True
     from bentoml.exceptions import BentoMLException
 

@@ -30,7 +30,7 @@ serving_with_logs = contextlib.contextmanager(serve_trained)
 def quiet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Served, Path]]:
     folder = tmp_path_factory.mktemp("quiet")
     log = folder / "serve.log"
-    with serving_with_logs(folder, log, serving__max_body_bytes=MAX_BODY) as served:
+    with serving_with_logs(folder, log, serving__max_body_bytes=MAX_BODY, serving__max_batch_bytes=MAX_BODY) as served:
         yield served, log
 
 
@@ -53,6 +53,17 @@ def upload(fields: dict[str, tuple[str, bytes]]) -> Send:
     return lambda client: client.post("/predict_batch", files=fields)
 
 
+def chunked(path: str, content_type: str, head: bytes, filler: bytes) -> Send:
+    """A body over the limit sent without a content-length, so it is cut while it streams."""
+
+    def body() -> Iterator[bytes]:
+        yield head
+        for _ in range(3 * MAX_BODY // len(filler)):
+            yield filler
+
+    return lambda client: client.post(path, content=body(), headers={"content-type": content_type})
+
+
 def without(name: str, value: dict[str, Any]) -> dict[str, Any]:
     return {key: item for key, item in value.items() if key != name}
 
@@ -67,6 +78,13 @@ INVALID: list[Send] = [
     post("/predict", f'{{"income": "{MARKER}", '.encode()),
     post("/predict", json.dumps(row(purpose=MARKER)).encode(), "text/plain"),
     post("/predict", json.dumps(row(purpose=MARKER * 2000)).encode()),  # over the body limit
+    chunked("/predict", "application/json", f'[{{"purpose": "{MARKER}", "x": "'.encode(), MARKER.encode() * 100),
+    chunked(
+        "/predict_batch",
+        "multipart/form-data; boundary=b",
+        b'--b\r\nContent-Disposition: form-data; name="file"; filename="t.csv"\r\n\r\nincome\n',
+        f"{MARKER}\n".encode() * 100,
+    ),
     post_json("/feedback", {"request_id": MARKER, "label": [MARKER]}),
     post_json("/feedback", [{"request_id": MARKER}]),
     post("/feedback", f"<label>{MARKER}</label>".encode(), "application/xml"),

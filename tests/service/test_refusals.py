@@ -10,6 +10,7 @@ from typing import Any
 
 from bentoml.exceptions import BentoMLException
 from pydantic import BaseModel, ValidationError
+from starlette.requests import ClientDisconnect
 
 from service.refusals import ClientErrorFilter, RefusalCounter
 
@@ -35,16 +36,17 @@ def validation_error() -> ValidationError:
 
 
 def test_client_errors_are_dropped_and_server_errors_kept() -> None:
-    """Pydantic refusals and BentoML 4xx exceptions are dropped; 5xx, other errors and plain records stay."""
+    """Pydantic refusals, cut bodies and BentoML 4xx errors are dropped; 5xx, other errors and plain records stay."""
     errors: list[BaseException] = [
         validation_error(),
+        ClientDisconnect(),
         BentoMLException("bad", error_code=HTTPStatus.BAD_REQUEST),
         BentoMLException("broken", error_code=HTTPStatus.INTERNAL_SERVER_ERROR),
         RuntimeError("broken"),
     ]
     kept = [ClientErrorFilter().filter(record_of(error)) for error in errors]
     plain = logging.LogRecord("bentoml", logging.ERROR, __file__, 1, "no exception", (), None)
-    assert [False, False, True, True, True] == [*kept, ClientErrorFilter().filter(plain)]
+    assert [False, False, False, True, True, True] == [*kept, ClientErrorFilter().filter(plain)]
 
 
 def answer(status: int, path: str) -> list[tuple[str, int]]:
