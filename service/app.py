@@ -28,6 +28,7 @@ from service.errors import error_response, json_error
 from service.guard import RequestGuard
 from service.metrics import ServiceMetrics
 from service.openapi import OpenAPIDocument, complete_document, label_schema
+from service.refusals import RefusalCounter, quiet_client_errors
 from service.request_models import feedback_item_model, json_root_spec, row_model
 from service.runtime import ServingRuntime, read_upload, write_result
 
@@ -54,6 +55,7 @@ def _one_or_many(value: Any) -> Any:
 
 SCHEMA = _request_schema()
 _WORKER_RUNTIME: list[ServingRuntime] = []  # this worker's runtime, for the plain GET routes below
+_WORKER_METRICS: list[ServiceMetrics] = []  # this worker's metrics, for the refusal counter in front of the app
 FeatureRow = row_model(SCHEMA)
 FeedbackItem = feedback_item_model(SCHEMA)
 Rows = Annotated[
@@ -93,6 +95,8 @@ class Driftline:
             self.runtime.log.on_depth = self.metrics.log_queue.set
         self.metrics.model_version.set(self.runtime.model.current.version)
         _WORKER_RUNTIME.append(self.runtime)
+        _WORKER_METRICS.append(self.metrics)
+        quiet_client_errors()  # again once the worker's logging is configured, in case that replaced the filters
         # the libraries loaded by now are millions of long-lived objects; freezing them keeps full garbage
         # collections (which otherwise stall a worker for 100+ ms under load) short
         gc.collect()
@@ -162,14 +166,26 @@ async def _get_model(request: Request) -> JSONResponse:
     return JSONResponse(info)
 
 
+def _count_refusal(endpoint: str, status: int) -> None:
+    if _WORKER_METRICS:  # a refusal before the worker has started cannot be counted yet
+        _WORKER_METRICS[0].refused(endpoint, status)
+
+
 JSON_PATHS = ("/predict", "/feedback")
 UPLOAD_PATHS = ("/predict_batch",)
 ADMIN = AdminAPI(SETTINGS.serving.admin_token, lambda: _WORKER_RUNTIME[0].registry if _WORKER_RUNTIME else None)
 
 # bentoml.service returns a Service wrapper whose type stubs do not show these methods
 take_over_bentoml_timeout()
+quiet_client_errors()
 Driftline.mount_asgi_app(  # type: ignore[attr-defined]
     Starlette(routes=[Route("/model", _get_model, methods=["GET"]), *ADMIN.routes()]), path="/"
+)
+# first, so outermost: it sees the guard's refusals as well as the app's
+Driftline.add_asgi_middleware(  # type: ignore[attr-defined]
+    RefusalCounter,
+    count=_count_refusal,
+    endpoints=(*JSON_PATHS, *UPLOAD_PATHS, "/model", *(route.path for route in ADMIN.routes())),
 )
 Driftline.add_asgi_middleware(  # type: ignore[attr-defined]
     RequestGuard,

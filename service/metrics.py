@@ -57,11 +57,19 @@ class ServiceMetrics:
             buckets=(1, 2, 5, 10, 20, 50, 100, 1000, 10_000, 100_000, 1_000_000),
         )
 
+        self.rejected = bentoml_metrics.Counter(
+            name="driftline_rejected_requests_total",
+            documentation='Requests refused with a 4xx, by endpoint (unlisted paths: "other") and status.',
+            labelnames=["endpoint", "status"],
+        )
         self.swaps_refused = bentoml_metrics.Counter(
             name="driftline_model_swaps_refused_total",
             documentation="Production versions a worker refused to load (missing or tampered artifact), by version.",
             labelnames=["model_version"],
         )
+
+    def refused(self, endpoint: str, status: int) -> None:
+        self.rejected.labels(endpoint=endpoint, status=str(status)).inc()
 
     def swap_refused(self, version: int, _error: Exception) -> None:
         self.swaps_refused.labels(model_version=str(version)).inc()
