@@ -25,6 +25,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from driftline.core import log_event
 from monitoring.drift import Compared, DriftResult, render
 
 log = logging.getLogger(__name__)
@@ -139,7 +140,7 @@ class ReportArchive:
                 raise ReportError(f"{name} could not be rendered: {type(exc).__name__}: {exc}") from exc
             temporary.replace(path)
             pending.unlink(missing_ok=True)
-            log.info("drift report rendered", extra={"report": name})
+            log_event(log, logging.INFO, "drift report rendered", report=name)
             return path
 
     def _pending(self, name: str) -> Path:

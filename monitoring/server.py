@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from driftline.core import log_event
 from monitoring.metrics import MonitorMetrics
 from monitoring.reports import ReportArchive, ReportError
 
@@ -47,7 +48,7 @@ def monitor_app(
         try:
             path = await run_in_threadpool(archive.get, name)  # the first open renders it, off the event loop
         except ReportError as exc:
-            log.error("drift report not rendered", extra={"error": str(exc)})
+            log_event(log, logging.ERROR, "drift report not rendered", error=str(exc))
             return JSONResponse({"error": str(exc)}, status_code=500)
         if path is None:
             return JSONResponse({"error": f"no report named {name!r}"}, status_code=404)

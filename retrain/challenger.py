@@ -16,7 +16,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from driftline.core import ESTIMATOR_STEP, DataError, DriftlineError, FeatureSchema, Registry, Settings, jsonable
+from driftline.core import (
+    ESTIMATOR_STEP,
+    DataError,
+    DriftlineError,
+    FeatureSchema,
+    Registry,
+    Settings,
+    jsonable,
+    log_event,
+)
 from retrain.artifacts import write_artifacts
 from retrain.evaluate import bootstrap_gain, holdout_metrics, is_better, model_outputs
 from retrain.pipeline import build_pipeline
@@ -79,7 +88,7 @@ def retrain(
     except Exception as exc:  # a failed retrain is an outcome, recorded with its reason; the caller goes on
         message = str(exc) if isinstance(exc, DriftlineError) else f"{type(exc).__name__}: {exc}"
         store.finish_run(run_id, status="failed", message=message)
-        log.error("retrain failed", extra={"error": message, "trigger": trigger})
+        log_event(log, logging.ERROR, "retrain failed", error=message, trigger=trigger)
         return RetrainDecision("failed", message, champion_version)
     decision.evidence["duration_seconds"] = round(time.monotonic() - started, 3)
     store.finish_run(

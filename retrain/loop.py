@@ -24,7 +24,7 @@ from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 
-from driftline.core import Settings
+from driftline.core import Settings, log_event
 from monitoring import CheckResult, DriftChecker, MonitorMetrics, ReportArchive
 from retrain.challenger import RetrainDecision, retrain
 from retrain.trigger import RetrainTrigger
@@ -84,14 +84,14 @@ class MonitorLoop:
             result = self.checker.run()
         except Exception as exc:  # a failing check must never stop the loop
             self.metrics.failed(time.monotonic() - started)
-            log.error("drift check failed", extra={"error": f"{type(exc).__name__}: {exc}"})
+            log_event(log, logging.ERROR, "drift check failed", error=f"{type(exc).__name__}: {exc}")
             return None
         self.metrics.publish(result)
         if result.drift is not None:
             try:
                 self.archive.save(result.drift, result.model_version, result.checked_at)
             except Exception as exc:  # the check stands without its report
-                log.error("drift report not saved", extra={"error": f"{type(exc).__name__}: {exc}"})
+                log_event(log, logging.ERROR, "drift report not saved", error=f"{type(exc).__name__}: {exc}")
         with self._lock:
             self._last = result
         summary = result.to_dict()
@@ -107,15 +107,15 @@ class MonitorLoop:
                 },
             )
         except Exception as exc:  # the status table is a convenience; the check itself succeeded
-            log.error("check not recorded", extra={"error": str(exc)})
-        log.info(
+            log_event(log, logging.ERROR, "check not recorded", error=str(exc))
+        log_event(
+            log,
+            logging.INFO,
             "drift check",
-            extra={
-                "outcome": result.outcome,
-                "rows": result.window.rows,
-                "reason": result.reason,
-                "drift_share": result.drift.drift_share if result.drift else None,
-            },
+            outcome=result.outcome,
+            rows=result.window.rows,
+            reason=result.reason,
+            drift_share=result.drift.drift_share if result.drift else None,
         )
         why = self.trigger.observe(result.outcome, self.store.count_feedback())
         if why is not None:
@@ -131,13 +131,13 @@ class MonitorLoop:
         if decision.outcome == "promoted":
             self.metrics.promotions.labels(kind="auto").inc()
         self.last_decision = decision
-        log.warning(
+        log_event(
+            log,
+            logging.WARNING,
             "retrain",
-            extra={
-                "outcome": decision.outcome,
-                "reason": decision.reason,
-                "candidate_version": decision.candidate_version,
-            },
+            outcome=decision.outcome,
+            reason=decision.reason,
+            candidate_version=decision.candidate_version,
         )
         return decision
 
@@ -162,17 +162,17 @@ class MonitorLoop:
             try:
                 held = self.store.acquire_lease(LEASE, self.holder, ttl)
             except Exception as exc:  # the store being away is a lost lease, not a crash
-                log.error("lease renewal failed", extra={"error": str(exc)})
+                log_event(log, logging.ERROR, "lease renewal failed", error=str(exc))
                 held = False
             if held and not self.leader:
                 self._take_over()
             elif not held and self.leader:
-                log.warning("monitor lease lost; standing by", extra={"holder": self.holder})
+                log_event(log, logging.WARNING, "monitor lease lost; standing by", holder=self.holder)
                 self._step_down()
             self._stop.wait(ttl / 3)
 
     def _take_over(self) -> None:
-        log.warning("monitor lease taken; scheduling checks", extra={"holder": self.holder})
+        log_event(log, logging.WARNING, "monitor lease taken; scheduling checks", holder=self.holder)
         self._fail_interrupted_runs()
         interval = self.settings.monitoring.interval_seconds
         scheduler = BackgroundScheduler(
@@ -228,4 +228,4 @@ class MonitorLoop:
 
 def _log_progress(step: str) -> None:
     """Retrain steps and search trials, in the structured log at info level (shown with --verbose)."""
-    log.info("retrain progress", extra={"step": step})
+    log_event(log, logging.INFO, "retrain progress", step=step)

@@ -22,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from driftline.core import ArtifactIntegrityError, DriftlineError, PromotionRefused, Registry
+from driftline.core import ArtifactIntegrityError, DriftlineError, PromotionRefused, Registry, log_event
 from service.errors import error_response, json_error
 
 log = logging.getLogger(__name__)
@@ -95,7 +95,9 @@ class AdminAPI:
             )
         scheme, _, presented = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not hmac.compare_digest(presented.strip().encode(), self._token):
-            log.warning("admin request refused: missing or wrong bearer token", extra={"path": request.url.path})
+            log_event(
+                log, logging.WARNING, "admin request refused: missing or wrong bearer token", path=request.url.path
+            )
             response = json_error(HTTPStatus.UNAUTHORIZED, "missing or wrong bearer token for the admin API")
             response.headers["WWW-Authenticate"] = 'Bearer realm="driftline-admin"'
             return response
@@ -113,7 +115,9 @@ class AdminAPI:
             return error_response(PromotionRefused(str(exc)))
         except DriftlineError as exc:
             return error_response(exc)
-        log.warning("production changed over the admin API", extra={"from_version": previous, "to_version": version})
+        log_event(
+            log, logging.WARNING, "production changed over the admin API", from_version=previous, to_version=version
+        )
         promotion = registry.store.current_promotion() or {}
         return JSONResponse(
             {

@@ -11,7 +11,7 @@ import logging
 import threading
 from collections.abc import Callable
 
-from driftline.core import DriftlineError, LoadedModel, Registry
+from driftline.core import DriftlineError, LoadedModel, Registry, log_event
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ class PromotedModel:
         previous = self._current.version
         self._current = loaded
         self._refused = None
-        log.info("production model swapped", extra={"from_version": previous, "to_version": wanted})
+        log_event(log, logging.INFO, "production model swapped", from_version=previous, to_version=wanted)
         return True
 
     def watch(self, poll_seconds: float) -> None:
@@ -75,4 +75,4 @@ class PromotedModel:
             try:
                 self.swap_if_changed()
             except Exception as exc:  # a store hiccup must not end the watch
-                log.warning("production pointer check failed", extra={"error": str(exc)})
+                log_event(log, logging.WARNING, "production pointer check failed", error=str(exc))

@@ -33,6 +33,7 @@ from driftline.core import (
     Store,
     StoreUnavailable,
     UnknownRequestIds,
+    log_event,
     prediction_records,
 )
 from service.batcher import MicroBatcher
@@ -260,7 +261,9 @@ def store_errors(doing: str) -> Iterator[None]:
     try:
         yield
     except sa.exc.SQLAlchemyError as exc:
-        log.warning("store unavailable", extra={"error": f"{type(exc).__name__}: {str(exc).splitlines()[0][:300]}"})
+        log_event(
+            log, logging.WARNING, "store unavailable", error=f"{type(exc).__name__}: {str(exc).splitlines()[0][:300]}"
+        )
         raise StoreUnavailable(doing) from exc
 
 

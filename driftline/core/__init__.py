@@ -14,6 +14,7 @@ from driftline.core.errors import (
     UnknownRequestIds,
     UnknownVersion,
 )
+from driftline.core.events import log_event
 from driftline.core.jsonvalues import jsonable, plain
 from driftline.core.model import LoadedModel
 from driftline.core.records import PredictionRecord, prediction_records
@@ -94,6 +95,7 @@ __all__ = [
     "jsonable",
     "load_dataset",
     "load_settings",
+    "log_event",
     "metric_from_outputs",
     "plain",
     "prediction_records",

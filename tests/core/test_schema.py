@@ -6,7 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from driftline.core import DataError, FeatureSchema, InvalidInput, infer_schema, jsonable, prediction_records
+from driftline.core import (
+    DataError,
+    FeatureSchema,
+    InvalidInput,
+    infer_schema,
+)
 from tests.factories import make_loans
 
 
@@ -106,31 +111,3 @@ def test_prediction_summary_is_the_positive_probability_for_binary_and_the_predi
         three.prediction_summary(output),
         regression.prediction_summary({"prediction": 12.5}),
     ]
-
-
-def test_jsonable_makes_numpy_values_plain_and_nan_null() -> None:
-    """Nested numpy scalars become Python values, NaN becomes None, and unknown objects their repr."""
-    value = {"a": np.float64(0.5), 1: [np.int64(3), float("nan")], "b": (np.bool_(True), object)}
-    assert {"a": 0.5, "1": [3, None], "b": [True, repr(object)]} == jsonable(value)
-
-
-def test_prediction_records_pair_each_id_with_its_row_and_output() -> None:
-    """Every record carries the shared version, time and latency with its own id, features and output."""
-    records = prediction_records(
-        ["a", "b"],
-        [{"x": 1}, {"x": 2}],
-        [{"prediction": 0}, {"prediction": 1}],
-        model_version=3,
-        created_at=10.0,
-        latency_ms=2.5,
-    )
-    assert [("a", {"x": 1}, {"prediction": 0}), ("b", {"x": 2}, {"prediction": 1})] == [
-        (r["request_id"], r["features"], r["output"]) for r in records
-    ]
-    assert {(3, 10.0, 2.5)} == {(r["model_version"], r["created_at"], r["latency_ms"]) for r in records}
-
-
-def test_prediction_records_refuse_sequences_of_different_lengths() -> None:
-    """A missing output is an error, not a silently shorter log."""
-    with pytest.raises(ValueError):
-        prediction_records(["a", "b"], [{"x": 1}], [{}], model_version=1, created_at=0.0, latency_ms=0.0)

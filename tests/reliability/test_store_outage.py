@@ -84,6 +84,7 @@ def assert_rode_it_out(measured: dict[str, Any]) -> None:
     status, body = measured["feedback_during"]
     assert 503 == status and "the store is unavailable" in body["error"] and "no label was recorded" in body["error"]
     assert "127.0.0.1" not in body["error"]  # the database's own error (host, port) stays in the log
+    assert re.search(r"store unavailable: error='\w+: ", measured["log"])  # and it does reach the service log
     assert (200, {"recorded": 1}) == measured["feedback_after"]
     print(
         f"requests={len(measured['outcomes'])} failed=0 during_outage={len(measured['during'])} "
