@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import itertools
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 
-from driftline.core import PREDICTION_COLUMN, FeatureSchema, Store
+from driftline.core import PREDICTION_COLUMN, FeatureSchema, Payload, SampledRow, Store
 
 LABEL = "__label__"
 
@@ -41,7 +42,7 @@ def prediction_value(output: dict[str, Any], schema: FeatureSchema) -> Any:
     return schema.prediction_summary(output)
 
 
-def to_frame(records: list[dict[str, Any]], schema: FeatureSchema) -> pd.DataFrame:
+def to_frame(records: Sequence[SampledRow], schema: FeatureSchema) -> pd.DataFrame:
     """Features (missing when the records were read without them), prediction, label, output and arrival time."""
     frame = _payload_frame(records, schema)
     frame[LABEL] = [r.get("label") for r in records]
@@ -49,7 +50,7 @@ def to_frame(records: list[dict[str, Any]], schema: FeatureSchema) -> pd.DataFra
     return frame
 
 
-def _payload_frame(payloads: list[dict[str, Any]], schema: FeatureSchema) -> pd.DataFrame:
+def _payload_frame(payloads: Sequence[Payload], schema: FeatureSchema) -> pd.DataFrame:
     """What never changes in a logged row: its features (coerced, when read), prediction and output."""
     if payloads and "features" not in payloads[0]:
         frame = pd.DataFrame(index=range(len(payloads)))

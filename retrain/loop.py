@@ -24,7 +24,7 @@ from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 
-from driftline.core import Settings, log_event
+from driftline.core import SCHEDULER_JOBS_TABLE, Settings, log_event
 from monitoring import CheckResult, DriftChecker, MonitorMetrics, ReportArchive
 from retrain.challenger import RetrainDecision, retrain
 from retrain.trigger import RetrainTrigger
@@ -176,7 +176,7 @@ class MonitorLoop:
         self._fail_interrupted_runs()
         interval = self.settings.monitoring.interval_seconds
         scheduler = BackgroundScheduler(
-            jobstores={"default": SQLAlchemyJobStore(engine=self.store.engine, tablename="apscheduler_jobs")},
+            jobstores={"default": SQLAlchemyJobStore(engine=self.store.engine, tablename=SCHEDULER_JOBS_TABLE)},
             timezone="UTC",
         )
         scheduler.add_job(

@@ -118,13 +118,13 @@ class AdminAPI:
         log_event(
             log, logging.WARNING, "production changed over the admin API", from_version=previous, to_version=version
         )
-        promotion = registry.store.current_promotion() or {}
+        promotion = registry.store.current_promotion()
         return JSONResponse(
             {
                 "model_version": version,
                 "previous_version": previous,
-                "promotion_kind": promotion.get("kind"),
-                "promotion_reason": promotion.get("reason"),
+                "promotion_kind": promotion["kind"] if promotion else None,
+                "promotion_reason": promotion["reason"] if promotion else None,
             }
         )
 

@@ -19,7 +19,7 @@ import pandas as pd
 from driftline.core.errors import ArtifactIntegrityError, NoProductionModel, PromotionRefused
 from driftline.core.model import LoadedModel
 from driftline.core.schema import FeatureSchema
-from driftline.core.store import Store
+from driftline.core.store import Store, VersionRow
 
 PIPELINE_FILE = "pipeline.joblib"
 REFERENCE_FILE = "reference.parquet"
@@ -49,7 +49,7 @@ class ModelVersion:
     status_reason: str | None
 
     @classmethod
-    def from_row(cls, row: dict[str, Any]) -> ModelVersion:
+    def from_row(cls, row: VersionRow) -> ModelVersion:
         return cls(
             version=row["version"],
             name=row["name"],

@@ -4,8 +4,10 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
-from driftline.core import PromotionRefused, Store, UnknownVersion
+from driftline.core import SCHEDULER_JOBS_TABLE, PromotionRefused, Store, UnknownVersion
+from tests.store_reads import labels_for, lease_holder, recent_predictions
 
 
 def add(store: Store, name: str = "m") -> int:
@@ -73,8 +75,8 @@ def test_predictions_and_feedback_are_kept_by_request_id(store_url: str) -> None
     assert {"r0", "r2"} == store.known_request_ids(["r0", "r2", "nope"])
     store.record_feedback({"r0": 1, "r1": 0})
     store.record_feedback({"r0": 0})
-    assert store.labels_for(["r0", "r1", "r2"]) == {"r0": 0, "r1": 0}
-    assert [p["request_id"] for p in store.recent_predictions(2)] == ["r2", "r1"]
+    assert labels_for(store, ["r0", "r1", "r2"]) == {"r0": 0, "r1": 0}
+    assert [p["request_id"] for p in recent_predictions(store, 2)] == ["r2", "r1"]
     store.dispose()
 
 
@@ -115,7 +117,7 @@ def test_windows_are_the_latest_rows_of_one_version_with_labels(store_url: str) 
     store.insert_predictions(logged(100, version=lambda i: 1 if i < 80 else 2))
     store.record_feedback({"r75": 1, "r78": 0, "r10": 1})
     first, last, count = store.window_ids(version=1, rows=10)
-    ids = [row["id"] for row in store.recent_predictions(100)]
+    ids = [row["id"] for row in recent_predictions(store, 100)]
     assert (ids[-71], ids[-80], 10) == (first, last, count)
     rows = store.window_rows(version=1, first=first, last=last, limit=100)
     assert sorted(r["features"]["x"] for r in rows) == list(range(70, 80))
@@ -141,11 +143,11 @@ def test_a_lease_has_one_holder_until_it_expires(store_url: str) -> None:
     assert store.acquire_lease("monitor", "a", 10, now=100.0)
     assert not store.acquire_lease("monitor", "b", 10, now=105.0)
     assert store.acquire_lease("monitor", "a", 10, now=108.0)
-    assert "a" == store.lease_holder("monitor", now=110.0)
+    assert "a" == lease_holder(store, "monitor", now=110.0)
     assert not store.acquire_lease("monitor", "b", 10, now=117.0)
     assert store.acquire_lease("monitor", "b", 10, now=118.5)
     store.release_lease("monitor", "b")
-    assert None is store.lease_holder("monitor", now=119.0)
+    assert None is lease_holder(store, "monitor", now=119.0)
     assert store.acquire_lease("monitor", "a", 10, now=119.0)
     store.dispose()
 
@@ -155,7 +157,7 @@ def test_a_window_sample_is_repeatable_and_a_sliding_window_keeps_its_rows(store
     holds; and the pick spreads over the whole window (not its first or last ids)."""
     store = Store(store_url)
     store.insert_predictions(logged(3000))
-    ids = sorted(row["id"] for row in store.recent_predictions(3000))
+    ids = sorted(row["id"] for row in recent_predictions(store, 3000))
 
     def sample(first: int, last: int) -> set[int]:
         return {r["features"]["x"] for r in store.window_rows(version=1, first=first, last=last, limit=200)}
@@ -172,7 +174,7 @@ def test_a_window_sample_returns_only_the_payloads_of_rows_not_known_and_every_l
     """`known` ids get no payload (a caller kept it), yet are picked as without it, with their labels read anew."""
     store = Store(store_url)
     store.insert_predictions(logged(300))
-    ids = sorted(row["id"] for row in store.recent_predictions(300))
+    ids = sorted(row["id"] for row in recent_predictions(store, 300))
     picked, payloads = store.window_sample(version=1, first=ids[0], last=ids[199], limit=50)
     assert len(picked.ids) == 50 == len(payloads) and picked.ids == sorted(payloads)
     assert picked.request_ids == [f"r{ids.index(i)}" for i in picked.ids] and picked.labels == [None] * 50
@@ -190,4 +192,34 @@ def test_a_window_sample_returns_only_the_payloads_of_rows_not_known_and_every_l
     assert all(set(payload) == {"output"} for payload in bare.values()) and len(bare) == 5
     nothing, none = store.window_sample(version=2, first=ids[0], last=ids[299], limit=50, known=known)
     assert (nothing.ids, none) == ([], {})
+    store.dispose()
+
+
+def test_scheduled_runs_are_empty_before_a_monitor_made_its_job_table(store_url: str) -> None:
+    """With no APScheduler job table yet, `driftline status` has no next runs to show."""
+    store = Store(store_url)
+    assert {} == store.scheduled_runs()
+    store.dispose()
+
+
+def test_scheduled_runs_read_each_job_next_run_time_from_the_scheduler_table(store_url: str) -> None:
+    """Each job in APScheduler's table is listed by id with its next run time; a paused job has None."""
+    store = Store(store_url)
+    jobs = sa.Table(
+        SCHEDULER_JOBS_TABLE,
+        sa.MetaData(),
+        sa.Column("id", sa.String(191), primary_key=True),
+        sa.Column("next_run_time", sa.Float(25)),
+        sa.Column("job_state", sa.LargeBinary, nullable=False),
+    )
+    jobs.create(store.engine)
+    with store.engine.begin() as conn:
+        conn.execute(
+            jobs.insert(),
+            [
+                {"id": "retrain", "next_run_time": None, "job_state": b""},
+                {"id": "drift-check", "next_run_time": 1700000000.5, "job_state": b""},
+            ],
+        )
+    assert {"drift-check": 1700000000.5, "retrain": None} == store.scheduled_runs()
     store.dispose()

@@ -11,6 +11,7 @@ import pandas as pd
 
 from driftline.core import Registry, prediction_records
 from tests.factories import CATEGORICAL, NUMERIC
+from tests.store_reads import recent_predictions
 
 _ids = itertools.count()
 
@@ -34,4 +35,4 @@ def log_predictions(registry: Registry, rows: pd.DataFrame, *, labels: pd.Series
 
 
 def first_output(registry: Registry) -> dict[str, Any]:
-    return registry.store.recent_predictions(1)[0]["output"]
+    return recent_predictions(registry.store, 1)[0]["output"]

@@ -12,7 +12,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from driftline.core import Settings
+from driftline.core import SCHEDULER_JOBS_TABLE, Settings
 from retrain import TrainingOutcome
 from tests.processes import free_port, stop_process_group
 
@@ -64,7 +64,7 @@ def test_two_monitors_on_one_store_have_one_leader_and_fail_over(
         leader = samples[-1].index(True)
         engine = sa.create_engine(settings.store.url)
         with engine.connect() as conn:
-            jobs = set(conn.execute(sa.text("SELECT id FROM apscheduler_jobs")).scalars())
+            jobs = set(conn.execute(sa.text(f"SELECT id FROM {SCHEDULER_JOBS_TABLE}")).scalars())
         engine.dispose()
         assert {"drift-check"} == jobs
         status = subprocess.run(

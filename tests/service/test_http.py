@@ -17,6 +17,7 @@ from retrain import train
 from tests.factories import CATEGORICAL, NUMERIC, feature_row, make_loans
 from tests.processes import stop_process_group
 from tests.service.conftest import Served, serve_trained, settled_count
+from tests.store_reads import labels_for
 
 pytestmark = pytest.mark.integration
 
@@ -149,7 +150,7 @@ def test_feedback_labels_logged_predictions_and_refuses_unknown_ids(served: Serv
         timeout=30,
     )
     assert unknown.status_code == 404 and unknown.json()["unknown_request_ids"] == ["no-such-id"]
-    assert {ids[0]: 1, ids[1]: 0, ids[2]: 0} == served.registry.store.labels_for(ids)
+    assert {ids[0]: 1, ids[1]: 0, ids[2]: 0} == labels_for(served.registry.store, ids)
     wrong = httpx.post(f"{served.url}/feedback", json={"request_id": ids[0], "label": "maybe"}, timeout=30)
     assert wrong.status_code == 400 and "not one of the classes" in wrong.json()["error"]
 

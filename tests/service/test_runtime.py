@@ -12,6 +12,7 @@ from driftline.core import DataError, InvalidInput, PayloadTooLarge, Settings, U
 from retrain import TrainingOutcome
 from service.runtime import ServingRuntime, read_upload, write_result
 from tests.factories import CATEGORICAL, NUMERIC, feature_row
+from tests.store_reads import labels_for, recent_predictions
 
 
 @pytest.fixture
@@ -35,7 +36,7 @@ def test_predictions_answer_with_ids_and_are_logged(runtime: ServingRuntime, loa
     assert answer["model_version"] == 1 and len({p["request_id"] for p in predictions}) == 3
     assert all(0 <= p["probability"] <= 1 and p["prediction"] in (0, 1) for p in predictions)
     wait_for_rows(runtime, 3)
-    logged = {r["request_id"]: r for r in runtime.store.recent_predictions(3)}
+    logged = {r["request_id"]: r for r in recent_predictions(runtime.store, 3)}
     first = logged[predictions[0]["request_id"]]
     assert rows[0] == first["features"] and predictions[0]["probability"] == first["output"]["probability"]
 
@@ -47,10 +48,10 @@ def test_feedback_records_labels_for_known_ids_only(runtime: ServingRuntime, loa
         for p in asyncio.run(runtime.predict([feature_row(loans, 0), feature_row(loans, 1)]))["predictions"]
     ]
     assert asyncio.run(runtime.feedback([(ids[0], 1), (ids[1], "0")])) == {"recorded": 2}
-    assert {ids[0]: 1, ids[1]: 0} == runtime.store.labels_for(ids)
+    assert {ids[0]: 1, ids[1]: 0} == labels_for(runtime.store, ids)
     with pytest.raises(UnknownRequestIds, match="nope"):
         asyncio.run(runtime.feedback([(ids[0], 0), ("nope", 1)]))
-    assert runtime.store.labels_for([ids[0]])[ids[0]] == 1
+    assert labels_for(runtime.store, [ids[0]])[ids[0]] == 1
 
 
 def test_labels_must_be_classes_of_the_model(runtime: ServingRuntime) -> None:

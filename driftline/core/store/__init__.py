@@ -1,5 +1,51 @@
-"""The store: every record Driftline keeps, in one SQL database (SQLite file by default, PostgreSQL by URL)."""
+"""The store: every record Driftline keeps, in one SQL database (SQLite file by default, PostgreSQL by URL).
 
-from driftline.core.store.live import Store, feedback, predictions
+SQLAlchemy Core, no ORM, one module per concern (see `facade.py`); `Store` is what the rest of Driftline uses.
+The tables are exported too, for benchmarks and tests that read the database directly.
+"""
 
-__all__ = ["Store", "feedback", "predictions"]
+from driftline.core.store.facade import Store
+from driftline.core.store.rows import (
+    CheckRow,
+    LabelledRow,
+    Payload,
+    Picked,
+    PromotionRow,
+    RunRow,
+    SampledRow,
+    VersionRow,
+)
+from driftline.core.store.tables import (
+    SCHEDULER_JOBS_TABLE,
+    checks,
+    feedback,
+    leases,
+    metadata,
+    model_versions,
+    predictions,
+    production,
+    promotions,
+    training_runs,
+)
+
+__all__ = [
+    "SCHEDULER_JOBS_TABLE",
+    "CheckRow",
+    "LabelledRow",
+    "Payload",
+    "Picked",
+    "PromotionRow",
+    "RunRow",
+    "SampledRow",
+    "Store",
+    "VersionRow",
+    "checks",
+    "feedback",
+    "leases",
+    "metadata",
+    "model_versions",
+    "predictions",
+    "production",
+    "promotions",
+    "training_runs",
+]

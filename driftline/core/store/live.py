@@ -1,7 +1,8 @@
-"""The store: every record Driftline keeps, in one SQL database (SQLite file by default, PostgreSQL by URL).
+"""The live traffic: logged predictions, the late labels sent for them, and the samples of a window checks read.
 
-SQLAlchemy Core, no ORM: model versions, the production pointer and its history, training runs, logged
-predictions and late labels. Promotion changes the pointer and writes its history row in one transaction.
+The service writes here on every answered row and the monitor reads here on every check, so the reads are built
+to cost the same however many rows are logged: a window is a range of ids, and a check reads a random sample of
+it by id alone, decoding JSON only for the rows picked.
 """
 
 from __future__ import annotations
@@ -9,342 +10,32 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Container, Iterable, Mapping, Sequence
-from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, cast
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection, Engine
 
-from driftline.core.errors import PromotionRefused, UnknownVersion
-
-metadata = sa.MetaData()
-
-model_versions = sa.Table(
-    "model_versions",
-    metadata,
-    sa.Column("version", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("name", sa.String(200), nullable=False),
-    sa.Column("created_at", sa.Float, nullable=False),
-    sa.Column("status", sa.String(20), nullable=False),  # registered | production | archived | rejected
-    sa.Column("status_reason", sa.Text),
-    sa.Column("artifact_dir", sa.Text, nullable=False),  # relative to the model store folder
-    sa.Column("artifact_tag", sa.String(300), nullable=False),  # the BentoML model tag
-    sa.Column("hashes", sa.JSON, nullable=False),  # file name -> sha256
-    sa.Column("schema", sa.JSON, nullable=False),
-    sa.Column("details", sa.JSON, nullable=False),  # params, metrics, baseline, fingerprint, rows, duration …
-)
-
-production = sa.Table(
-    "production",
-    metadata,
-    sa.Column("slot", sa.Integer, primary_key=True),  # always 1: one production pointer per store
-    sa.Column("version", sa.Integer, sa.ForeignKey("model_versions.version"), nullable=False),
-    sa.Column("promotion_id", sa.Integer, nullable=False),
-)
-
-promotions = sa.Table(
-    "promotions",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("at", sa.Float, nullable=False),
-    sa.Column("version", sa.Integer, nullable=False),
-    sa.Column("previous_version", sa.Integer),
-    sa.Column("kind", sa.String(20), nullable=False),  # initial | auto | manual | rollback
-    sa.Column("reason", sa.Text, nullable=False),
-    sa.Column("evidence", sa.JSON, nullable=False),
-)
-
-training_runs = sa.Table(
-    "training_runs",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("started_at", sa.Float, nullable=False),
-    sa.Column("finished_at", sa.Float),
-    sa.Column("trigger", sa.String(40), nullable=False),
-    sa.Column("status", sa.String(20), nullable=False),  # running | succeeded | failed
-    sa.Column("version", sa.Integer),
-    sa.Column("message", sa.Text),
-    sa.Column("details", sa.JSON),
-)
-
-predictions = sa.Table(
-    "predictions",
-    metadata,
-    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
-    sa.Column("request_id", sa.String(64), nullable=False, unique=True),
-    sa.Column("created_at", sa.Float, nullable=False, index=True),
-    sa.Column("model_version", sa.Integer, nullable=False),
-    sa.Column("features", sa.JSON, nullable=False),
-    sa.Column("output", sa.JSON, nullable=False),
-    sa.Column("latency_ms", sa.Float, nullable=False),
-    sa.Index("ix_predictions_version_id", "model_version", "id"),
-)
-
-checks = sa.Table(
-    "checks",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("checked_at", sa.Float, nullable=False),
-    sa.Column("model_version", sa.Integer, nullable=False),
-    sa.Column("outcome", sa.String(20), nullable=False),
-    sa.Column("drift_share", sa.Float),
-    sa.Column("summary", sa.JSON, nullable=False),
-)
-
-leases = sa.Table(
-    "leases",
-    metadata,
-    sa.Column("name", sa.String(100), primary_key=True),
-    sa.Column("holder", sa.String(200), nullable=False),
-    sa.Column("expires_at", sa.Float, nullable=False),
-)
-
-feedback = sa.Table(
-    "feedback",
-    metadata,
-    sa.Column("request_id", sa.String(64), primary_key=True),
-    sa.Column("label", sa.JSON, nullable=False),
-    sa.Column("received_at", sa.Float, nullable=False),
-)
+from driftline.core.store.engine import OnEngine, conflict_insert
+from driftline.core.store.rows import LabelledRow, Payload, Picked, SampledRow
+from driftline.core.store.tables import feedback, predictions
 
 # a fixed scrambled order of prediction ids: multiplicative hashing by the golden ratio on 31 bits, which spreads
 # any run of ids evenly over the range; the product stays below 2^62, inside 64-bit integers in SQLite and PostgreSQL
 _SCRAMBLED = ((sa.cast(predictions.c.id, sa.BigInteger) % 2147483648) * 1327217885) % 2147483648
 
 
-class Picked(NamedTuple):
-    """The logged predictions picked for a window's sample, column by column, in id order; a label is None until
-    one is sent."""
-
-    ids: list[int]
-    request_ids: list[str]
-    created_at: list[float]
-    labels: list[Any]
-
-
-def _new_id(result: sa.CursorResult[Any]) -> int:
-    key = result.inserted_primary_key
-    assert key is not None
-    return int(key[0])
-
-
-def create_engine(url: str) -> Engine:
-    """An engine for the URL; SQLite gets WAL and a busy timeout so several workers can write to one file."""
-    if url.startswith("sqlite:///"):
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        engine = sa.create_engine(url, connect_args={"timeout": 30})
-
-        @sa.event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-            cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA synchronous=NORMAL")
-            cursor.execute("PRAGMA busy_timeout=30000")
-            cursor.close()
-
-        @sa.event.listens_for(engine, "handle_error")
-        def _drop_read_only_connections(context: Any) -> None:
-            # SQLite opens a file it cannot write read-only without a word; such a connection must not go back to
-            # the pool, or writes keep failing on it after the file is writable again
-            if "readonly database" in str(context.original_exception):
-                context.is_disconnect = True
-
-        return engine
-    # a store host that stops answering must fail a connect in seconds, not after the OS's TCP timeout
-    return sa.create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": 5})
-
-
-def _insert_ignoring_duplicates(dialect: str) -> Any:
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-
-        return postgresql_insert(predictions).on_conflict_do_nothing(index_elements=["request_id"])
-    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-    return sqlite_insert(predictions).on_conflict_do_nothing(index_elements=["request_id"])
-
-
-class Store:
-    """All reads and writes of Driftline's records; safe to share between threads."""
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self.engine = create_engine(url)
-        metadata.create_all(self.engine)
-
-    def dispose(self) -> None:
-        self.engine.dispose()
-
-    # model versions -------------------------------------------------------------------------------------------
-
-    def add_version(
-        self,
-        *,
-        name: str,
-        artifact_dir: str,
-        artifact_tag: str,
-        hashes: Mapping[str, str],
-        schema: Mapping[str, Any],
-        details: Mapping[str, Any],
-        status: str = "registered",
-        status_reason: str | None = None,
-    ) -> int:
-        with self.engine.begin() as conn:
-            result = conn.execute(
-                model_versions.insert().values(
-                    name=name,
-                    created_at=time.time(),
-                    status=status,
-                    status_reason=status_reason,
-                    artifact_dir=artifact_dir,
-                    artifact_tag=artifact_tag,
-                    hashes=dict(hashes),
-                    schema=dict(schema),
-                    details=dict(details),
-                )
-            )
-            return _new_id(result)
-
-    def get_version(self, version: int) -> dict[str, Any]:
-        with self.engine.connect() as conn:
-            row = conn.execute(sa.select(model_versions).where(model_versions.c.version == version)).first()
-        if row is None:
-            raise UnknownVersion(version)
-        return dict(row._mapping)
-
-    def list_versions(self) -> list[dict[str, Any]]:
-        with self.engine.connect() as conn:
-            rows = conn.execute(sa.select(model_versions).order_by(model_versions.c.version)).all()
-        return [dict(row._mapping) for row in rows]
-
-    def set_version_status(self, version: int, status: str, reason: str | None = None) -> None:
-        with self.engine.begin() as conn:
-            updated = conn.execute(
-                model_versions.update()
-                .where(model_versions.c.version == version)
-                .values(status=status, status_reason=reason)
-            )
-        if updated.rowcount == 0:
-            raise UnknownVersion(version)
-
-    # production pointer and its history -------------------------------------------------------------------
-
-    def production_version(self) -> int | None:
-        with self.engine.connect() as conn:
-            return conn.execute(sa.select(production.c.version).where(production.c.slot == 1)).scalar()
-
-    def promote(self, version: int, *, kind: str, reason: str, evidence: Mapping[str, Any] | None = None) -> int:
-        """Point production at `version` and record why, in one transaction; returns the promotion id."""
-        with self.engine.begin() as conn:
-            if (
-                conn.execute(sa.select(model_versions.c.version).where(model_versions.c.version == version)).first()
-                is None
-            ):
-                raise UnknownVersion(version)
-            previous = self._locked_pointer(conn)
-            if previous == version:
-                raise PromotionRefused(f"version {version} is already in production")
-            promotion_id = _new_id(
-                conn.execute(
-                    promotions.insert().values(
-                        at=time.time(),
-                        version=version,
-                        previous_version=previous,
-                        kind=kind,
-                        reason=reason,
-                        evidence=dict(evidence or {}),
-                    )
-                )
-            )
-            if previous is None:
-                conn.execute(production.insert().values(slot=1, version=version, promotion_id=promotion_id))
-            else:
-                conn.execute(
-                    production.update().where(production.c.slot == 1).values(version=version, promotion_id=promotion_id)
-                )
-                conn.execute(
-                    model_versions.update()
-                    .where(model_versions.c.version == previous)
-                    .values(status="archived", status_reason=f"replaced by version {version} ({kind})")
-                )
-            conn.execute(
-                model_versions.update()
-                .where(model_versions.c.version == version)
-                .values(status="production", status_reason=reason)
-            )
-            return promotion_id
-
-    def _locked_pointer(self, conn: Connection) -> int | None:
-        query = sa.select(production.c.version).where(production.c.slot == 1)
-        if conn.dialect.name == "postgresql":
-            query = query.with_for_update()
-        return conn.execute(query).scalar()
-
-    def promotion_history(self) -> list[dict[str, Any]]:
-        with self.engine.connect() as conn:
-            rows = conn.execute(sa.select(promotions).order_by(promotions.c.id)).all()
-        return [dict(row._mapping) for row in rows]
-
-    def current_promotion(self) -> dict[str, Any] | None:
-        with self.engine.connect() as conn:
-            row = conn.execute(
-                sa.select(promotions).join(production, production.c.promotion_id == promotions.c.id)
-            ).first()
-        return dict(row._mapping) if row else None
-
-    # training runs -------------------------------------------------------------------------------------------
-
-    def start_run(self, trigger: str) -> int:
-        with self.engine.begin() as conn:
-            result = conn.execute(
-                training_runs.insert().values(started_at=time.time(), trigger=trigger, status="running")
-            )
-            return _new_id(result)
-
-    def finish_run(
-        self,
-        run_id: int,
-        *,
-        status: str,
-        version: int | None = None,
-        message: str = "",
-        details: Mapping[str, Any] | None = None,
-    ) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(
-                training_runs.update()
-                .where(training_runs.c.id == run_id)
-                .values(
-                    finished_at=time.time(),
-                    status=status,
-                    version=version,
-                    message=message,
-                    details=dict(details or {}),
-                )
-            )
-
-    def list_runs(self, limit: int = 50) -> list[dict[str, Any]]:
-        with self.engine.connect() as conn:
-            rows = conn.execute(sa.select(training_runs).order_by(training_runs.c.id.desc()).limit(limit)).all()
-        return [dict(row._mapping) for row in rows]
-
-    # predictions and feedback -----------------------------------------------------------------------------
+class LiveTraffic(OnEngine):
+    """Prediction records and their labels as they arrive, and the windows of them the monitor checks."""
 
     def insert_predictions(self, records: Sequence[Mapping[str, Any]]) -> None:
         """Write prediction records; one already written (a retry after a commit whose answer was lost) is skipped."""
         if records:
             with self.engine.begin() as conn:
-                conn.execute(_insert_ignoring_duplicates(conn.dialect.name), [dict(r) for r in records])
+                skipping = conflict_insert(conn, predictions).on_conflict_do_nothing(index_elements=["request_id"])
+                conn.execute(skipping, [dict(r) for r in records])
 
     def count_predictions(self) -> int:
         with self.engine.connect() as conn:
             return int(conn.execute(sa.select(sa.func.count()).select_from(predictions)).scalar_one())
-
-    def recent_predictions(self, limit: int) -> list[dict[str, Any]]:
-        with self.engine.connect() as conn:
-            rows = conn.execute(sa.select(predictions).order_by(predictions.c.id.desc()).limit(limit)).all()
-        return [dict(row._mapping) for row in rows]
 
     def known_request_ids(self, request_ids: Iterable[str]) -> set[str]:
         wanted = list(dict.fromkeys(request_ids))
@@ -366,22 +57,13 @@ class Store:
         now = time.time()
         rows = [{"request_id": rid, "label": label, "received_at": now} for rid, label in labels.items()]
         with self.engine.begin() as conn:
-            dialect = conn.dialect.name
-            insert: Any = postgresql.insert(feedback) if dialect == "postgresql" else sqlite.insert(feedback)
+            insert = conflict_insert(conn, feedback)
             statement = insert.on_conflict_do_update(
                 index_elements=[feedback.c.request_id],
                 set_={"label": insert.excluded.label, "received_at": insert.excluded.received_at},
             )
             conn.execute(statement, rows)
         return len(rows)
-
-    def labels_for(self, request_ids: Iterable[str]) -> dict[str, Any]:
-        wanted = list(request_ids)
-        with self.engine.connect() as conn:
-            rows = conn.execute(sa.select(feedback).where(feedback.c.request_id.in_(wanted))).all()
-        return {row.request_id: row.label for row in rows}
-
-    # live windows for the monitor -------------------------------------------------------------------------------
 
     def window_ids(self, *, version: int, rows: int | None = None, since: float | None = None) -> tuple[int, int, int]:
         """(first id, last id, row count) of `version`'s window: its last `rows` rows, or those since `since`."""
@@ -420,7 +102,7 @@ class Store:
         limit: int,
         labelled_only: bool = False,
         with_features: bool = True,
-    ) -> list[dict[str, Any]]:
+    ) -> list[SampledRow]:
         """Up to `limit` rows of a window picked at random (see `window_sample`), each with its request id, time,
         label when one was sent (else None), output, and features unless `with_features` is False."""
         picked, payloads = self.window_sample(
@@ -447,7 +129,7 @@ class Store:
         labelled_only: bool = False,
         with_features: bool = True,
         known: Container[int] = (),
-    ) -> tuple[Picked, dict[int, dict[str, Any]]]:
+    ) -> tuple[Picked, dict[int, Payload]]:
         """Up to `limit` rows of a window picked at random, in id order, with their label when one was sent; and the
         decoded output and features (without features when `with_features` is False: decoding them is most of a
         read's cost) of those picked rows whose id is not in `known`, by id.
@@ -506,7 +188,7 @@ class Store:
         with self.engine.connect() as conn:
             return int(conn.execute(query).scalar_one())
 
-    def recent_labelled(self, limit: int) -> list[dict[str, Any]]:
+    def recent_labelled(self, limit: int) -> list[LabelledRow]:
         """The most recent `limit` predictions that got a label, oldest first, whichever version served them."""
         query = (
             sa.select(
@@ -521,7 +203,7 @@ class Store:
             .limit(limit)
         )
         with self.engine.connect() as conn:
-            rows = [dict(row._mapping) for row in conn.execute(query)]
+            rows = [cast(LabelledRow, dict(row._mapping)) for row in conn.execute(query)]
         return rows[::-1]
 
     def count_feedback(self) -> int:
@@ -529,83 +211,19 @@ class Store:
         with self.engine.connect() as conn:
             return int(conn.execute(sa.select(sa.func.count()).select_from(feedback)).scalar_one())
 
-    # leases: one acting monitor among replicas -------------------------------------------------------------
-
-    def acquire_lease(self, name: str, holder: str, ttl_seconds: float, now: float | None = None) -> bool:
-        """Take or renew the lease `name` for `holder`; False while another holder's lease has not expired."""
-        now = time.time() if now is None else now
-        with self.engine.begin() as conn:
-            taken = conn.execute(
-                leases.update()
-                .where(leases.c.name == name, sa.or_(leases.c.holder == holder, leases.c.expires_at < now))
-                .values(holder=holder, expires_at=now + ttl_seconds)
-            ).rowcount
-            if taken:
-                return True
-            if conn.execute(sa.select(leases.c.name).where(leases.c.name == name)).first() is not None:
-                return False
-        try:
-            with self.engine.begin() as conn:
-                conn.execute(leases.insert().values(name=name, holder=holder, expires_at=now + ttl_seconds))
-        except sa.exc.IntegrityError:
-            return False  # another replica inserted it first
-        return True
-
-    def release_lease(self, name: str, holder: str) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(leases.update().where(leases.c.name == name, leases.c.holder == holder).values(expires_at=0.0))
-
-    def lease_holder(self, name: str, now: float | None = None) -> str | None:
-        now = time.time() if now is None else now
-        with self.engine.connect() as conn:
-            row = conn.execute(sa.select(leases).where(leases.c.name == name)).first()
-        return row.holder if row is not None and row.expires_at >= now else None
-
-    # drift checks and scheduled jobs, for `driftline status` -------------------------------------------------
-
-    def record_check(
-        self,
-        *,
-        checked_at: float,
-        model_version: int,
-        outcome: str,
-        drift_share: float | None,
-        summary: Mapping[str, Any],
-    ) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(
-                checks.insert().values(
-                    checked_at=checked_at,
-                    model_version=model_version,
-                    outcome=outcome,
-                    drift_share=drift_share,
-                    summary=dict(summary),
-                )
-            )
-
-    def last_checks(self, limit: int = 5) -> list[dict[str, Any]]:
-        with self.engine.connect() as conn:
-            rows = conn.execute(sa.select(checks).order_by(checks.c.id.desc()).limit(limit)).all()
-        return [dict(row._mapping) for row in rows]
-
-    def scheduled_runs(self) -> dict[str, float | None]:
-        """Next run time of each job in the monitor's APScheduler job store (empty before a monitor ran)."""
-        if not sa.inspect(self.engine).has_table("apscheduler_jobs"):
-            return {}
-        with self.engine.connect() as conn:
-            rows = conn.execute(sa.text("SELECT id, next_run_time FROM apscheduler_jobs ORDER BY id")).all()
-        return {row[0]: row[1] for row in rows}
-
 
 def _decode_column(texts: Sequence[str | None]) -> list[Any]:
     """JSON texts (None for SQL NULL) decoded in one call, as one array, instead of one call per value."""
     return list(json.loads("[" + ",".join("null" if t is None else t for t in texts) + "]"))
 
 
-def _decode_payloads(rows: Sequence[Sequence[Any]], names: list[str]) -> dict[int, dict[str, Any]]:
+def _decode_payloads(rows: Sequence[Sequence[Any]], names: list[str]) -> dict[int, Payload]:
     """(id, JSON text, ...) rows as {id: {name: decoded value}}."""
     if not rows:
         return {}
     ids, *texts = zip(*rows, strict=True)
     columns = [_decode_column(column) for column in texts]
-    return {row_id: dict(zip(names, values, strict=True)) for row_id, *values in zip(ids, *columns, strict=True)}
+    return {
+        row_id: cast(Payload, dict(zip(names, values, strict=True)))
+        for row_id, *values in zip(ids, *columns, strict=True)
+    }
