@@ -120,7 +120,8 @@ def test_bentoml_build_packages_the_service(tmp_path: Path) -> None:
     assert len(bentos) == 1
     source = bentos[0]
     assert (source / "service" / "app.py").exists()
-    assert (source / "driftline" / "core" / "store.py").exists()
+    store_modules = sorted(path.name for path in (root / "driftline" / "core" / "store").glob("*.py"))
+    assert store_modules == sorted(path.name for path in (source / "driftline" / "core" / "store").glob("*.py"))
     assert "data:" in (source / "driftline" / "core" / "driftline.yaml").read_text(encoding="utf-8")
     assert [] == [name for name in ("monitoring", "retrain", "driftline/cli") if (source / name).exists()]
 
