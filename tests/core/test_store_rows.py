@@ -25,4 +25,4 @@ from driftline.core.store import (
 )
 def test_a_row_type_has_one_key_per_column_of_its_table(row: Any, table: sa.Table) -> None:
     """A column added to a table without its row type (or the reverse) is caught here, not by a reader's KeyError."""
-    assert set(table.columns.keys()) == set(row.__annotations__)
+    assert set(table.columns.keys()) == row.__required_keys__ | row.__optional_keys__
