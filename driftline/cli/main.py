@@ -45,8 +45,14 @@ def _progress(message: str) -> None:
 
 
 def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
+    registry = _registry(settings)
+    if args.if_no_production:
+        current = registry.store.production_version()
+        if current is not None:
+            print(f"version {current} is in production; nothing trained")
+            return 0
     started = time.monotonic()
-    outcome = train(settings, _registry(settings), trigger="cli", progress=_progress)
+    outcome = train(settings, registry, trigger="cli", progress=_progress)
     print(f"{outcome.decision} ({time.monotonic() - started:.1f} s)")
     return 0
 
@@ -257,7 +263,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--port", type=int, default=3001)
     sub.add_argument("--host", default="127.0.0.1")
     command("check", cmd_check, "one drift check now; prints JSON; exit code 0 no drift, 1 drift")
-    command("train", cmd_train, "fit on the configured data, register the version; promote it if none is in production")
+    sub = command(
+        "train", cmd_train, "fit on the configured data, register the version; promote it if none is in production"
+    )
+    # the deployment recipes run `train` at every start (compose up, a re-applied Job): only the first one trains
+    sub.add_argument("--if-no-production", action="store_true", help="train only when no version is in production")
     for name, handler, text in (
         ("serve", cmd_serve, "start the BentoML service"),
         ("up", cmd_up, "train if nothing is in production, then serve, monitor and run Prometheus, until Ctrl-C"),

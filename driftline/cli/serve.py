@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import secrets
 import shutil
 import subprocess
 import sys
@@ -47,11 +48,13 @@ def metrics_in_memory(model_dir: Path, memory: Path = MEMORY) -> Path:
     shutil.rmtree(target, ignore_errors=True)
     target.mkdir(mode=0o700)  # BentoML clears the folder itself only when it is a real one, not a link
     home.mkdir(parents=True, exist_ok=True)
-    if link.is_symlink() or link.is_file():
-        link.unlink()
-    elif link.exists():
+    if link.is_dir() and not link.is_symlink():
         shutil.rmtree(link)
-    link.symlink_to(target, target_is_directory=True)
+    # replaced by one rename, never removed first: replicas that share one model store (the compose and Kubernetes
+    # recipes) start at any time, and a worker of a running replica may open a metric file through the link then
+    staged = home / f"{METRICS_DIR}.{secrets.token_hex(8)}"
+    staged.symlink_to(target, target_is_directory=True)
+    os.replace(staged, link)
     return target
 
 

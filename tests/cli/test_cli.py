@@ -32,6 +32,18 @@ def test_train_then_status_lists_the_version_run_and_promotion(
     assert [p["kind"] for p in status["promotions"]] == ["initial"]
 
 
+def test_train_if_no_production_trains_only_the_first_time(
+    config_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`train --if-no-production` trains on an empty store and, once a version is in production, trains nothing."""
+    main(["train", "--if-no-production", "--config", str(config_file)])
+    capsys.readouterr()
+    main(["train", "--if-no-production", "--config", str(config_file)])
+    capsys.readouterr()
+    main(["status", "--config", str(config_file), "--json"])
+    assert 1 == len(json.loads(capsys.readouterr().out)["training_runs"])
+
+
 def test_promote_and_rollback_are_recorded_as_manual(config_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Promote v2 by hand, roll back to v1; the history says so, with who did it, and `status` prints it."""
     main(["train", "--config", str(config_file)])

@@ -29,3 +29,13 @@ def test_two_model_stores_get_separate_folders(tmp_path: Path) -> None:
     memory = tmp_path / "shm"
     memory.mkdir()
     assert metrics_in_memory(tmp_path / "a", memory) != metrics_in_memory(tmp_path / "b", memory)
+
+
+def test_a_link_made_by_another_replica_is_replaced_in_place(tmp_path: Path) -> None:
+    """Over a link a replica sharing the model store made, a start leaves one link and nothing else in the store."""
+    home, memory = tmp_path / "bentoml", tmp_path / "shm"
+    memory.mkdir()
+    home.mkdir()
+    (home / METRICS_DIR).symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+    metrics_in_memory(home, memory)
+    assert [METRICS_DIR] == [entry.name for entry in home.iterdir()]
