@@ -1,6 +1,7 @@
 """Framework-free pieces every package shares: settings, errors, data, feature schema, store and registry."""
 
 from driftline.core.dataset import Dataset, load_dataset, read_table
+from driftline.core.details import DataChecks, TimeRange, VersionData, VersionDetails, compared_values
 from driftline.core.errors import (
     ArtifactIntegrityError,
     ConfigError,
@@ -67,6 +68,7 @@ __all__ = [
     "SCALE_STEP",
     "ArtifactIntegrityError",
     "ConfigError",
+    "DataChecks",
     "DataError",
     "Dataset",
     "DriftlineError",
@@ -86,8 +88,12 @@ __all__ = [
     "Settings",
     "Store",
     "StoreUnavailable",
+    "TimeRange",
     "UnknownRequestIds",
     "UnknownVersion",
+    "VersionData",
+    "VersionDetails",
+    "compared_values",
     "config_path",
     "estimator_refusal",
     "greater_is_better",
