@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -21,6 +21,7 @@ import pandas as pd
 from driftline.core import (
     DataError,
     FeatureSchema,
+    ModelVersion,
     Registry,
     Settings,
     VersionDetails,
@@ -96,18 +97,19 @@ def retrain(
     return decision
 
 
-def _retrain(
-    settings: Settings,
-    registry: Registry,
-    *,
-    run: TrainingRun,
-    drift: dict[str, Any] | None,
-    progress: Progress,
-) -> RetrainDecision:
-    champion = registry.production()
-    champion_model = registry.load(champion.version)
+class RetrainRows(NamedTuple):
+    """The rows a retrain fits and compares on."""
+
+    live: pd.DataFrame  # the recent labelled live rows, oldest first
+    live_train: pd.DataFrame  # the older part of them, trained on
+    holdout: pd.DataFrame  # the newest part, scored by champion and candidate alike
+    reference: pd.DataFrame  # the champion's reference rows trained on beside them
+    training: pd.DataFrame  # reference rows, then live ones, in that order
+
+
+def _retrain_rows(settings: Settings, registry: Registry, champion: ModelVersion) -> RetrainRows:
     schema = champion.schema
-    features, target, metric = list(schema.features), schema.target, settings.model.metric
+    features, target = list(schema.features), schema.target
     live = live_labelled(registry, schema, settings.retrain.live_rows)
     needed = settings.retrain.min_labeled_rows
     if len(live) < needed:
@@ -123,6 +125,22 @@ def _retrain(
         reference.sample(n=wanted, random_state=settings.model.random_state) if wanted < len(reference) else reference
     )
     training = pd.concat([reference[[*features, target]], live_train[[*features, target]]], ignore_index=True)
+    return RetrainRows(live, live_train, holdout, reference, training)
+
+
+def _retrain(
+    settings: Settings,
+    registry: Registry,
+    *,
+    run: TrainingRun,
+    drift: dict[str, Any] | None,
+    progress: Progress,
+) -> RetrainDecision:
+    champion = registry.production()
+    champion_model = registry.load(champion.version)
+    schema = champion.schema
+    features, target, metric = list(schema.features), schema.target, settings.model.metric
+    live, live_train, holdout, reference, training = _retrain_rows(settings, registry, champion)
     progress(
         f"fitting a candidate on {len(training):,} rows ({len(reference):,} reference + {len(live_train):,} live); "
         f"holdout: the {len(holdout):,} most recent labelled rows"

@@ -17,6 +17,7 @@ from sklearn.base import clone
 from sklearn.dummy import DummyClassifier, DummyRegressor
 
 from driftline.core import (
+    FeatureSchema,
     ModelVersion,
     Registry,
     Settings,
@@ -59,33 +60,7 @@ def train(
 
 def _train(settings: Settings, registry: Registry, *, run: TrainingRun, progress: Progress) -> TrainingOutcome:
     data_settings = settings.data
-    progress("loading data")
-    dataset = load_dataset(data_settings)
-    frame = dataset.train
-    if data_settings.max_rows is not None and len(frame) > data_settings.max_rows:
-        frame = frame.iloc[-data_settings.max_rows :]
-    listed = data_settings.features
-    schema = infer_schema(
-        frame,
-        data_settings.target,
-        data_settings.task,
-        time_column=data_settings.time_column,
-        id_column=data_settings.id_column,
-        numeric=listed.numeric if listed else (),
-        categorical=listed.categorical if listed else (),
-    )
-    progress(
-        f"checking {len(frame):,} rows from {dataset.source}: "
-        f"{len(schema.numeric)} numeric and {len(schema.categorical)} categorical features"
-    )
-    data, report = check_training_data(
-        frame,
-        schema,
-        data_settings.time_column,
-        id_column=data_settings.id_column,
-        drop_duplicate_rows=data_settings.drop_duplicate_rows,
-    )
-    _report_checks(report, progress)
+    source, schema, data, report = _checked_data(settings, progress)
     train_rows, holdout_rows = split_holdout(
         data,
         settings.model.holdout_fraction,
@@ -119,7 +94,7 @@ def _train(settings: Settings, registry: Registry, *, run: TrainingRun, progress
         "metrics": jsonable(metrics),
         "baseline_metrics": jsonable(baseline_metrics),
         "data": {
-            "source": dataset.source,
+            "source": source,
             "rows_train": len(train_rows),
             "rows_holdout": len(holdout_rows),
             "rows_reference": len(candidate.reference),
@@ -169,6 +144,39 @@ def _baseline_metrics(candidate: Candidate, train_rows: pd.DataFrame, holdout_ro
     )
     baseline.fit(train_rows[features], train_rows[schema.target])
     return holdout_metrics(baseline, holdout_rows[features], holdout_rows[schema.target], schema.task, candidate.metric)
+
+
+def _checked_data(settings: Settings, progress: Progress) -> tuple[str, FeatureSchema, pd.DataFrame, DataReport]:
+    """The configured training rows, their schema (inferred where not listed), and what the checks found."""
+    data_settings = settings.data
+    progress("loading data")
+    dataset = load_dataset(data_settings)
+    frame = dataset.train
+    if data_settings.max_rows is not None and len(frame) > data_settings.max_rows:
+        frame = frame.iloc[-data_settings.max_rows :]
+    listed = data_settings.features
+    schema = infer_schema(
+        frame,
+        data_settings.target,
+        data_settings.task,
+        time_column=data_settings.time_column,
+        id_column=data_settings.id_column,
+        numeric=listed.numeric if listed else (),
+        categorical=listed.categorical if listed else (),
+    )
+    progress(
+        f"checking {len(frame):,} rows from {dataset.source}: "
+        f"{len(schema.numeric)} numeric and {len(schema.categorical)} categorical features"
+    )
+    data, report = check_training_data(
+        frame,
+        schema,
+        data_settings.time_column,
+        id_column=data_settings.id_column,
+        drop_duplicate_rows=data_settings.drop_duplicate_rows,
+    )
+    _report_checks(report, progress)
+    return dataset.source, schema, data, report
 
 
 def _report_checks(report: DataReport, progress: Progress) -> None:
