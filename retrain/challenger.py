@@ -4,33 +4,33 @@ The candidate and the champion (the production version) are scored on the same h
 live rows, which neither trained on. The candidate is promoted only when it beats the champion by
 `retrain.min_gain` on the configured metric; otherwise it is kept as a rejected version with the reason. Every run
 is a training-run record; promotion changes the pointer, the drift reference and the history in one transaction.
+
+The fit and the registration are the path a first training takes too (`candidate.py`); this module holds what a
+retrain does differently: its rows, the comparison with the champion, and failures reported as an outcome.
 """
 
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
 
 from driftline.core import (
-    ESTIMATOR_STEP,
     DataError,
-    DriftlineError,
     FeatureSchema,
+    ModelVersion,
     Registry,
     Settings,
+    VersionDetails,
     jsonable,
     log_event,
 )
-from retrain.artifacts import write_artifacts
+from retrain.candidate import Progress, build_candidate, code_version, quiet
 from retrain.evaluate import bootstrap_gain, holdout_metrics, is_better, model_outputs
-from retrain.pipeline import build_pipeline
-from retrain.training import Progress, code_version, quiet, reference_sample
-from retrain.tune import searched
+from retrain.runs import TrainingRun, failure_message, recorded_run
 
 log = logging.getLogger(__name__)
 
@@ -80,20 +80,16 @@ def retrain(
 ) -> RetrainDecision:
     """One retrain-and-maybe-promote run; never raises for bad data or a failed fit, it records them."""
     store = registry.store
-    run_id = store.start_run(trigger)
-    started = time.monotonic()
     champion_version = store.production_version()
     try:
-        decision = _retrain(settings, registry, run_id=run_id, trigger=trigger, drift=drift, progress=progress)
+        with recorded_run(store, trigger) as run:
+            decision = _retrain(settings, registry, run=run, drift=drift, progress=progress)
     except Exception as exc:  # a failed retrain is an outcome, recorded with its reason; the caller goes on
-        message = str(exc) if isinstance(exc, DriftlineError) else f"{type(exc).__name__}: {exc}"
-        store.finish_run(run_id, status="failed", message=message)
+        message = failure_message(exc)
         log_event(log, logging.ERROR, "retrain failed", error=message, trigger=trigger)
         return RetrainDecision("failed", message, champion_version)
-    decision.evidence["duration_seconds"] = round(time.monotonic() - started, 3)
-    store.finish_run(
-        run_id,
-        status="succeeded",
+    decision.evidence["duration_seconds"] = run.seconds()
+    run.succeed(
         version=decision.candidate_version,
         message=f"{decision.outcome}: {decision.reason}",
         details=decision.to_dict(),
@@ -101,19 +97,19 @@ def retrain(
     return decision
 
 
-def _retrain(
-    settings: Settings,
-    registry: Registry,
-    *,
-    run_id: int,
-    trigger: str,
-    drift: dict[str, Any] | None,
-    progress: Progress,
-) -> RetrainDecision:
-    champion = registry.production()
-    champion_model = registry.load(champion.version)
+class RetrainRows(NamedTuple):
+    """The rows a retrain fits and compares on."""
+
+    live: pd.DataFrame  # the recent labelled live rows, oldest first
+    live_train: pd.DataFrame  # the older part of them, trained on
+    holdout: pd.DataFrame  # the newest part, scored by champion and candidate alike
+    reference: pd.DataFrame  # the champion's reference rows trained on beside them
+    training: pd.DataFrame  # reference rows, then live ones, in that order
+
+
+def _retrain_rows(settings: Settings, registry: Registry, champion: ModelVersion) -> RetrainRows:
     schema = champion.schema
-    features, target, metric = list(schema.features), schema.target, settings.model.metric
+    features, target = list(schema.features), schema.target
     live = live_labelled(registry, schema, settings.retrain.live_rows)
     needed = settings.retrain.min_labeled_rows
     if len(live) < needed:
@@ -129,24 +125,29 @@ def _retrain(
         reference.sample(n=wanted, random_state=settings.model.random_state) if wanted < len(reference) else reference
     )
     training = pd.concat([reference[[*features, target]], live_train[[*features, target]]], ignore_index=True)
+    return RetrainRows(live, live_train, holdout, reference, training)
+
+
+def _retrain(
+    settings: Settings,
+    registry: Registry,
+    *,
+    run: TrainingRun,
+    drift: dict[str, Any] | None,
+    progress: Progress,
+) -> RetrainDecision:
+    champion = registry.production()
+    champion_model = registry.load(champion.version)
+    schema = champion.schema
+    features, target, metric = list(schema.features), schema.target, settings.model.metric
+    live, live_train, holdout, reference, training = _retrain_rows(settings, registry, champion)
     progress(
         f"fitting a candidate on {len(training):,} rows ({len(reference):,} reference + {len(live_train):,} live); "
         f"holdout: the {len(holdout):,} most recent labelled rows"
     )
     # reference rows first, then live rows by arrival: the folds of a search validate on the newest rows
-    pipeline, tuning = searched(
-        build_pipeline(
-            schema, settings.model.estimator, settings.model.params, settings.model.allowed_estimator_modules
-        ),
-        training[features],
-        training[target],
-        model=settings.model,
-        task=schema.task,
-        time_ordered=True,
-        progress=progress,
-    )
-    pipeline.fit(training[features], training[target])
-    candidate_metrics = holdout_metrics(pipeline, holdout[features], holdout[target], schema.task, metric)
+    candidate = build_candidate(settings.model, schema, training, holdout, time_ordered=True, progress=progress)
+    pipeline, candidate_metrics = candidate.pipeline, candidate.metrics
     champion_metrics = holdout_metrics(champion_model.pipeline, holdout[features], holdout[target], schema.task, metric)
     gain = settings.retrain.min_gain
     better = is_better(candidate_metrics[metric], champion_metrics[metric], metric, gain)
@@ -173,7 +174,7 @@ def _retrain(
         better = bool(low_gain > gain)  # confidently better by at least min_gain
     progress(f"holdout {metric}: candidate {candidate_metrics[metric]:.4f}, champion {champion_metrics[metric]:.4f}")
     evidence: dict[str, Any] = {
-        "trigger": trigger,
+        "trigger": run.trigger,
         "drift": drift,
         "metric": metric,
         "min_gain": gain,
@@ -187,27 +188,16 @@ def _retrain(
             "end": float(live["__created_at__"].max()),
             "holdout_start": float(holdout["__created_at__"].min()),
         },
-        "params": jsonable(pipeline.named_steps[ESTIMATOR_STEP].get_params()),
-        "tuning": jsonable(tuning.to_dict()) if tuning else None,
+        "params": candidate.params,
+        "tuning": candidate.tuning_details,
     }
-    new_schema = schema.with_classes(list(pipeline.classes_)) if schema.task == "classification" else schema
-    new_reference = reference_sample(
-        training, pipeline, new_schema, settings.model.reference_rows, settings.model.random_state
-    )
-    folder, tag = write_artifacts(
-        registry.model_dir,
-        champion.name,
-        pipeline,
-        new_reference,
-        metadata={"metric": metric, "value": candidate_metrics[metric], "run_id": run_id},
-    )
     verdict = (
         f"candidate {metric} {candidate_metrics[metric]:.4f} vs champion {champion_metrics[metric]:.4f} "
         f"(min gain {gain}"
         + (f"; bootstrap lower bound of the gain {significance['gain_lower_bound']:+.4f}" if significance else "")
         + ")"
     )
-    details = {
+    details: VersionDetails = {
         "estimator": settings.model.estimator,
         "params": evidence["params"],
         "metric": metric,
@@ -217,21 +207,19 @@ def _retrain(
             "source": "reference+live",
             "rows_train": len(training),
             "rows_holdout": len(holdout),
-            "rows_reference": len(new_reference),
+            "rows_reference": len(candidate.reference),
         },
         "code_version": code_version(),
-        "trigger": trigger,
-        "run_id": run_id,
+        "trigger": run.trigger,
+        "run_id": run.id,
         "evidence": evidence,
     }
-    version = registry.register(
-        folder,
+    version = candidate.register(
+        registry,
         name=champion.name,
-        tag=tag,
-        schema=new_schema,
+        run_id=run.id,
         details=details,
-        status="registered" if better else "rejected",
-        status_reason=None if better else f"not better than version {champion.version}: {verdict}",
+        rejected_because=None if better else f"not better than version {champion.version}: {verdict}",
     )
     if not better:
         return RetrainDecision(

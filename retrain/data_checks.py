@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from typing import Any
 
 import pandas as pd
 
-from driftline.core import DataError, FeatureSchema
+from driftline.core import DataChecks, DataError, FeatureSchema
 
 MIN_ROWS = 50
 
@@ -27,7 +26,7 @@ class DataReport:
     missing_share: dict[str, float] = field(default_factory=dict)
     fingerprint: str = ""
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> DataChecks:
         return {
             "rows_in": self.rows_in,
             "repeated_ids_dropped": self.repeated_ids_dropped,

@@ -1,45 +1,38 @@
 """Train a version on the configured data: checks, fit, holdout metrics beside a baseline, register, maybe promote.
 
-Every run is a `training_runs` record, whether it ends in a registered version or a failure with its reason.
+The fit and the registration are the candidate path every retrain takes too (`candidate.py`); what is this
+module's own is the data checks, the dummy baseline a first model must beat, and promoting it when nothing is in
+production. Every run is a `training_runs` record (`runs.py`), whether it ends in a registered version or a
+failure with its reason, which `train` raises.
 """
 
 from __future__ import annotations
 
 import logging
-import subprocess
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 from sklearn.base import clone
 from sklearn.dummy import DummyClassifier, DummyRegressor
 
-import driftline
 from driftline.core import (
-    ESTIMATOR_STEP,
-    PREDICTION_COLUMN,
-    DriftlineError,
     FeatureSchema,
     ModelVersion,
     Registry,
     Settings,
+    TimeRange,
+    VersionDetails,
     infer_schema,
     jsonable,
     load_dataset,
 )
-from retrain.artifacts import write_artifacts
+from retrain.candidate import Candidate, Progress, build_candidate, code_version, quiet
 from retrain.data_checks import DataReport, check_training_data, split_holdout
 from retrain.evaluate import holdout_metrics, is_better
-from retrain.pipeline import build_pipeline
-from retrain.tune import searched
+from retrain.runs import TrainingRun, recorded_run
 
 log = logging.getLogger(__name__)
-
-Progress = Callable[[str], None]
 
 
 @dataclass(frozen=True)
@@ -51,63 +44,110 @@ class TrainingOutcome:
     decision: str
 
 
-def quiet(_: str) -> None:
-    return None
-
-
-def code_version() -> str:
-    """The package version, with the git commit when run from a checkout."""
-    root = Path(driftline.__file__).resolve().parents[1]
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5, check=True
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        commit = ""
-    return f"{driftline.__version__}+{commit}" if commit else driftline.__version__
-
-
-def reference_sample(train: pd.DataFrame, pipeline: Any, schema: FeatureSchema, rows: int, seed: int) -> pd.DataFrame:
-    """Training features (a random sample) with the target and the model's own prediction: the drift baseline."""
-    sample = train.sample(n=min(rows, len(train)), random_state=seed) if len(train) > rows else train
-    reference = schema.coerce(sample)
-    reference[schema.target] = sample[schema.target].to_numpy()
-    reference[PREDICTION_COLUMN] = prediction_column(pipeline, reference[list(schema.features)], schema)
-    return reference.reset_index(drop=True)
-
-
-def prediction_column(pipeline: Any, features: pd.DataFrame, schema: FeatureSchema) -> np.ndarray:
-    """What drift of the prediction is measured on: P(positive) for binary, the class or value otherwise."""
-    if schema.summarizes_with_probability:
-        return np.asarray(pipeline.predict_proba(features))[:, 1]
-    return np.asarray(pipeline.predict(features))
-
-
 def train(
     settings: Settings, registry: Registry, *, trigger: str = "manual", progress: Progress = quiet
 ) -> TrainingOutcome:
     """Fit on the configured data and register the version; promote it when nothing is in production."""
-    run_id = registry.store.start_run(trigger)
-    started = time.monotonic()
-    try:
-        outcome = _train(settings, registry, run_id=run_id, trigger=trigger, progress=progress, started=started)
-    except BaseException as exc:
-        message = str(exc) if isinstance(exc, DriftlineError) else f"{type(exc).__name__}: {exc}"
-        registry.store.finish_run(run_id, status="failed", message=message)
-        raise
-    registry.store.finish_run(
-        run_id,
-        status="succeeded",
+    with recorded_run(registry.store, trigger) as run:
+        outcome = _train(settings, registry, run=run, progress=progress)
+    run.succeed(
         version=outcome.version.version,
         message=outcome.decision,
-        details={"promoted": outcome.promoted, "duration_seconds": round(time.monotonic() - started, 3)},
+        details={"promoted": outcome.promoted, "duration_seconds": run.seconds()},
     )
     return outcome
 
 
-def _train(
-    settings: Settings, registry: Registry, *, run_id: int, trigger: str, progress: Progress, started: float
-) -> TrainingOutcome:
+def _train(settings: Settings, registry: Registry, *, run: TrainingRun, progress: Progress) -> TrainingOutcome:
+    data_settings = settings.data
+    source, schema, data, report = _checked_data(settings, progress)
+    train_rows, holdout_rows = split_holdout(
+        data,
+        settings.model.holdout_fraction,
+        time_column=data_settings.time_column,
+        stratify=schema.target if schema.task == "classification" else None,
+        seed=settings.model.random_state,
+    )
+    candidate = build_candidate(
+        settings.model,
+        schema,
+        train_rows,
+        holdout_rows,
+        time_ordered=data_settings.time_column is not None,
+        progress=progress,
+        fitting=(
+            f"fitting {settings.model.estimator} on {len(train_rows):,} rows "
+            f"(holdout {len(holdout_rows):,} rows{', most recent' if data_settings.time_column else ''})"
+        ),
+    )
+    metrics = candidate.metrics
+    baseline_metrics = _baseline_metrics(candidate, train_rows, holdout_rows)
+    metric = settings.model.metric
+    progress(f"holdout {metric}: model {metrics[metric]:.4f}, baseline {baseline_metrics[metric]:.4f}")
+    beats_baseline = is_better(metrics[metric], baseline_metrics[metric], metric)
+    details: VersionDetails = {
+        "estimator": settings.model.estimator,
+        "params": candidate.params,
+        "configured_params": jsonable(settings.model.params),
+        "tuning": candidate.tuning_details,
+        "metric": metric,
+        "metrics": jsonable(metrics),
+        "baseline_metrics": jsonable(baseline_metrics),
+        "data": {
+            "source": source,
+            "rows_train": len(train_rows),
+            "rows_holdout": len(holdout_rows),
+            "rows_reference": len(candidate.reference),
+            **report.to_dict(),
+        },
+        "time_range": _time_range(train_rows, data_settings.time_column),
+        "code_version": code_version(),
+        "duration_seconds": run.seconds(),
+        "trigger": run.trigger,
+        "run_id": run.id,
+    }
+    progress("writing artifacts to the BentoML model store")
+    status_reason = (
+        None
+        if beats_baseline
+        else f"{metric} {metrics[metric]:.4f} does not beat the baseline's {baseline_metrics[metric]:.4f}"
+    )
+    version = candidate.register(
+        registry, name=settings.model.name, run_id=run.id, details=details, rejected_because=status_reason
+    )
+    progress(f"registered version {version.version} ({version.artifact_tag})")
+    if not beats_baseline:
+        decision = f"version {version.version} registered, not promoted: {status_reason}"
+    elif registry.store.production_version() is None:
+        registry.promote(
+            version.version,
+            kind="initial",
+            reason="first version trained",
+            evidence={"metrics": details["metrics"], "baseline_metrics": details["baseline_metrics"]},
+        )
+        return TrainingOutcome(registry.get(version.version), True, f"version {version.version} promoted to production")
+    else:
+        decision = (
+            f"version {version.version} registered; version {registry.store.production_version()} "
+            "stays in production (use `driftline promote` or let the retrain loop compare them)"
+        )
+    return TrainingOutcome(registry.get(version.version), False, decision)
+
+
+def _baseline_metrics(candidate: Candidate, train_rows: pd.DataFrame, holdout_rows: pd.DataFrame) -> dict[str, Any]:
+    """The holdout metrics of the candidate's preprocessing before a dummy: the prior class or the mean."""
+    schema = candidate.schema
+    features = list(schema.features)
+    # a clone takes the parameters, searched ones included, and none of the fitted state
+    baseline = clone(candidate.pipeline).set_params(
+        estimator=DummyClassifier(strategy="prior") if schema.task == "classification" else DummyRegressor()
+    )
+    baseline.fit(train_rows[features], train_rows[schema.target])
+    return holdout_metrics(baseline, holdout_rows[features], holdout_rows[schema.target], schema.task, candidate.metric)
+
+
+def _checked_data(settings: Settings, progress: Progress) -> tuple[str, FeatureSchema, pd.DataFrame, DataReport]:
+    """The configured training rows, their schema (inferred where not listed), and what the checks found."""
     data_settings = settings.data
     progress("loading data")
     dataset = load_dataset(data_settings)
@@ -136,110 +176,7 @@ def _train(
         drop_duplicate_rows=data_settings.drop_duplicate_rows,
     )
     _report_checks(report, progress)
-    train_rows, holdout_rows = split_holdout(
-        data,
-        settings.model.holdout_fraction,
-        time_column=data_settings.time_column,
-        stratify=schema.target if schema.task == "classification" else None,
-        seed=settings.model.random_state,
-    )
-    features = list(schema.features)
-    pipeline, tuning = searched(
-        build_pipeline(
-            schema, settings.model.estimator, settings.model.params, settings.model.allowed_estimator_modules
-        ),
-        train_rows[features],
-        train_rows[schema.target],
-        model=settings.model,
-        task=schema.task,
-        time_ordered=data_settings.time_column is not None,
-        progress=progress,
-    )
-    baseline = clone(pipeline).set_params(
-        estimator=DummyClassifier(strategy="prior") if schema.task == "classification" else DummyRegressor()
-    )
-    progress(
-        f"fitting {settings.model.estimator} on {len(train_rows):,} rows "
-        f"(holdout {len(holdout_rows):,} rows{', most recent' if data_settings.time_column else ''})"
-    )
-    fit_started = time.monotonic()
-    pipeline.fit(train_rows[features], train_rows[schema.target])
-    baseline.fit(train_rows[features], train_rows[schema.target])
-    progress(f"fitted in {time.monotonic() - fit_started:.1f} s; evaluating on the holdout")
-    metrics = holdout_metrics(
-        pipeline, holdout_rows[features], holdout_rows[schema.target], schema.task, settings.model.metric
-    )
-    baseline_metrics = holdout_metrics(
-        baseline, holdout_rows[features], holdout_rows[schema.target], schema.task, settings.model.metric
-    )
-    metric = settings.model.metric
-    progress(f"holdout {metric}: model {metrics[metric]:.4f}, baseline {baseline_metrics[metric]:.4f}")
-    if schema.task == "classification":
-        schema = schema.with_classes(list(pipeline.classes_))
-    reference = reference_sample(
-        train_rows, pipeline, schema, settings.model.reference_rows, settings.model.random_state
-    )
-    beats_baseline = is_better(metrics[metric], baseline_metrics[metric], metric)
-    details: dict[str, Any] = {
-        "estimator": settings.model.estimator,
-        "params": jsonable(pipeline.named_steps[ESTIMATOR_STEP].get_params()),
-        "configured_params": jsonable(settings.model.params),
-        "tuning": jsonable(tuning.to_dict()) if tuning else None,
-        "metric": metric,
-        "metrics": jsonable(metrics),
-        "baseline_metrics": jsonable(baseline_metrics),
-        "data": {
-            "source": dataset.source,
-            "rows_train": len(train_rows),
-            "rows_holdout": len(holdout_rows),
-            "rows_reference": len(reference),
-            **report.to_dict(),
-        },
-        "time_range": _time_range(train_rows, data_settings.time_column),
-        "code_version": code_version(),
-        "duration_seconds": round(time.monotonic() - started, 3),
-        "trigger": trigger,
-        "run_id": run_id,
-    }
-    progress("writing artifacts to the BentoML model store")
-    folder, tag = write_artifacts(
-        registry.model_dir,
-        settings.model.name,
-        pipeline,
-        reference,
-        metadata={"metric": metric, "value": metrics[metric], "run_id": run_id},
-    )
-    status_reason = (
-        None
-        if beats_baseline
-        else f"{metric} {metrics[metric]:.4f} does not beat the baseline's {baseline_metrics[metric]:.4f}"
-    )
-    version = registry.register(
-        folder,
-        name=settings.model.name,
-        tag=tag,
-        schema=schema,
-        details=details,
-        status="registered" if beats_baseline else "rejected",
-        status_reason=status_reason,
-    )
-    progress(f"registered version {version.version} ({tag})")
-    if not beats_baseline:
-        decision = f"version {version.version} registered, not promoted: {status_reason}"
-    elif registry.store.production_version() is None:
-        registry.promote(
-            version.version,
-            kind="initial",
-            reason="first version trained",
-            evidence={"metrics": details["metrics"], "baseline_metrics": details["baseline_metrics"]},
-        )
-        return TrainingOutcome(registry.get(version.version), True, f"version {version.version} promoted to production")
-    else:
-        decision = (
-            f"version {version.version} registered; version {registry.store.production_version()} "
-            "stays in production (use `driftline promote` or let the retrain loop compare them)"
-        )
-    return TrainingOutcome(registry.get(version.version), False, decision)
+    return dataset.source, schema, data, report
 
 
 def _report_checks(report: DataReport, progress: Progress) -> None:
@@ -258,7 +195,7 @@ def _report_checks(report: DataReport, progress: Progress) -> None:
         progress(f"missing values: {shown}")
 
 
-def _time_range(frame: pd.DataFrame, time_column: str | None) -> dict[str, str] | None:
+def _time_range(frame: pd.DataFrame, time_column: str | None) -> TimeRange | None:
     if time_column is None or frame.empty:
         return None
     return {"start": str(frame[time_column].min()), "end": str(frame[time_column].max())}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from driftline.core import Registry
+from driftline.core import ModelVersion, Registry, compared_values
 
 
 def collect(registry: Registry) -> dict[str, Any]:
@@ -13,25 +13,27 @@ def collect(registry: Registry) -> dict[str, Any]:
     versions = registry.versions()
     return {
         "production_version": store.production_version(),
-        "versions": [
-            {
-                "version": v.version,
-                "status": v.status,
-                "status_reason": v.status_reason,
-                "created_at": v.created_at,
-                "artifact_tag": v.artifact_tag,
-                "metric": v.details.get("metric"),
-                "value": (v.details.get("metrics") or {}).get(v.details.get("metric", ""), None),
-                "baseline": (v.details.get("baseline_metrics") or {}).get(v.details.get("metric", ""), None),
-                "rows_train": (v.details.get("data") or {}).get("rows_train"),
-                "trigger": v.details.get("trigger"),
-            }
-            for v in versions
-        ],
+        "versions": [_version(v) for v in versions],
         "promotions": store.promotion_history(),
         "training_runs": store.list_runs(),
         "last_checks": store.last_checks(),
         "next_runs": store.scheduled_runs(),
+    }
+
+
+def _version(v: ModelVersion) -> dict[str, Any]:
+    value, baseline = compared_values(v.details)
+    return {
+        "version": v.version,
+        "status": v.status,
+        "status_reason": v.status_reason,
+        "created_at": v.created_at,
+        "artifact_tag": v.artifact_tag,
+        "metric": v.details.get("metric"),
+        "value": value,
+        "baseline": baseline,
+        "rows_train": (v.details.get("data") or {}).get("rows_train"),
+        "trigger": v.details.get("trigger"),
     }
 
 

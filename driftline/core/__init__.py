@@ -1,6 +1,7 @@
 """Framework-free pieces every package shares: settings, errors, data, feature schema, store and registry."""
 
 from driftline.core.dataset import Dataset, load_dataset, read_table
+from driftline.core.details import DataChecks, TimeRange, VersionData, VersionDetails, compared_values
 from driftline.core.errors import (
     ArtifactIntegrityError,
     ConfigError,
@@ -79,6 +80,7 @@ __all__ = [
     "ArtifactIntegrityError",
     "CheckRow",
     "ConfigError",
+    "DataChecks",
     "DataError",
     "Dataset",
     "DriftlineError",
@@ -103,9 +105,13 @@ __all__ = [
     "Settings",
     "Store",
     "StoreUnavailable",
+    "TimeRange",
     "UnknownRequestIds",
     "UnknownVersion",
+    "VersionData",
+    "VersionDetails",
     "VersionRow",
+    "compared_values",
     "config_path",
     "estimator_refusal",
     "greater_is_better",

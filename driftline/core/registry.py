@@ -16,6 +16,7 @@ from typing import Any
 import joblib
 import pandas as pd
 
+from driftline.core.details import VersionDetails
 from driftline.core.errors import ArtifactIntegrityError, NoProductionModel, PromotionRefused
 from driftline.core.model import LoadedModel
 from driftline.core.schema import FeatureSchema
@@ -44,7 +45,7 @@ class ModelVersion:
     artifact_tag: str
     hashes: dict[str, str]
     schema: FeatureSchema
-    details: dict[str, Any]
+    details: VersionDetails
     created_at: float
     status_reason: str | None
 
@@ -78,7 +79,7 @@ class Registry:
         name: str,
         tag: str,
         schema: FeatureSchema,
-        details: dict[str, Any],
+        details: VersionDetails,
         status: str = "registered",
         status_reason: str | None = None,
     ) -> ModelVersion:

@@ -1,13 +1,15 @@
 """The rows the store hands out, typed: one per kind, keyed by column name as the tables define them.
 
 TypedDicts rather than classes, so readers in every package keep reading `row["kind"]`, and a row is still the
-plain JSON-ready dict `driftline status --json` prints. JSON columns stay `dict[str, Any]`: their shape belongs to
-whoever writes them. A test checks every row type against its table's columns.
+plain JSON-ready dict `driftline status --json` prints. JSON columns stay `dict[str, Any]`, except a version's
+details, whose shape core defines (`VersionDetails`). A test checks every row type against its table's columns.
 """
 
 from __future__ import annotations
 
 from typing import Any, NamedTuple, NotRequired, TypedDict
+
+from driftline.core.details import VersionDetails
 
 
 class VersionRow(TypedDict):
@@ -22,7 +24,7 @@ class VersionRow(TypedDict):
     artifact_tag: str  # the BentoML model tag
     hashes: dict[str, str]  # file name -> sha256
     schema: dict[str, Any]
-    details: dict[str, Any]
+    details: VersionDetails
 
 
 class PromotionRow(TypedDict):
