@@ -31,6 +31,7 @@ from retrain.evaluate import bootstrap_gain, holdout_metrics, is_better, model_o
 from retrain.pipeline import build_pipeline
 from retrain.training import Progress, code_version, quiet, reference_sample
 from retrain.tune import searched
+from retrain.verdict import format_verdict
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +96,7 @@ def retrain(
         run_id,
         status="succeeded",
         version=decision.candidate_version,
-        message=f"{decision.outcome}: {decision.reason}",
+        message=decision.reason,  # the verdict names the outcome
         details=decision.to_dict(),
     )
     return decision
@@ -201,12 +202,7 @@ def _retrain(
         new_reference,
         metadata={"metric": metric, "value": candidate_metrics[metric], "run_id": run_id},
     )
-    verdict = (
-        f"candidate {metric} {candidate_metrics[metric]:.4f} vs champion {champion_metrics[metric]:.4f} "
-        f"(min gain {gain}"
-        + (f"; bootstrap lower bound of the gain {significance['gain_lower_bound']:+.4f}" if significance else "")
-        + ")"
-    )
+    verdict = format_verdict(better, metric, candidate_metrics[metric], champion_metrics[metric], gain, significance)
     details = {
         "estimator": settings.model.estimator,
         "params": evidence["params"],
@@ -231,13 +227,9 @@ def _retrain(
         schema=new_schema,
         details=details,
         status="registered" if better else "rejected",
-        status_reason=None if better else f"not better than version {champion.version}: {verdict}",
+        status_reason=None if better else verdict,
     )
     if not better:
-        return RetrainDecision(
-            "rejected", f"not better than the champion: {verdict}", champion.version, version.version, evidence
-        )
-    registry.promote(
-        version.version, kind="auto", reason=f"beat version {champion.version}: {verdict}", evidence=evidence
-    )
+        return RetrainDecision("rejected", verdict, champion.version, version.version, evidence)
+    registry.promote(version.version, kind="auto", reason=verdict, evidence=evidence)
     return RetrainDecision("promoted", verdict, champion.version, version.version, evidence)

@@ -1,5 +1,6 @@
 """Framework-free pieces every package shares: settings, errors, data, feature schema, store and registry."""
 
+from driftline.core.backoff import RetrainBackoff, RetrainHistory, decide_backoff, retrain_backoff
 from driftline.core.dataset import Dataset, load_dataset, read_table
 from driftline.core.errors import (
     ArtifactIntegrityError,
@@ -80,6 +81,8 @@ __all__ = [
     "PredictionRecord",
     "PromotionRefused",
     "Registry",
+    "RetrainBackoff",
+    "RetrainHistory",
     "RetrainSettings",
     "SearchRange",
     "SearchSettings",
@@ -89,6 +92,7 @@ __all__ = [
     "UnknownRequestIds",
     "UnknownVersion",
     "config_path",
+    "decide_backoff",
     "estimator_refusal",
     "greater_is_better",
     "infer_schema",
@@ -100,4 +104,5 @@ __all__ = [
     "plain",
     "prediction_records",
     "read_table",
+    "retrain_backoff",
 ]
