@@ -5,6 +5,9 @@ Jobs live in APScheduler's SQLAlchemy job store in Driftline's own database, wit
 two running schedulers, so with several `driftline monitor` processes on one store only the holder of the
 `monitor` lease runs a scheduler; the others wait and take over when the lease expires.
 
+A drift-triggered retrain also waits out the back-off (`driftline.core.backoff`: the cool-down, doubled per
+rejected retrain in a row), which the loop publishes after every check and retrain; scheduled retrains do not.
+
 A check that fails is logged and counted (`driftline_checks_total{outcome="failed"}`) and the loop goes on; so
 does a failed retrain (`driftline_retrain_runs_total{outcome="failed"}`).
 """

@@ -24,7 +24,7 @@ from driftline.core.settings import RetrainSettings
 from driftline.core.store import Store
 
 RETRAIN_TRIGGERS = ("drift", "schedule", "cli")  # runs that start a cool-down; `cli` is also an operator's reset
-RUNS_READ = 50  # a streak this long is far beyond any cap: 2**50 cool-downs
+RUNS_READ = 30  # a longer streak only meets the cap: 2**22 s is beyond the largest cap allowed (30 days)
 
 
 @dataclass(frozen=True)

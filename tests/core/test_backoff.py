@@ -116,9 +116,9 @@ def test_a_cap_below_the_cooldown_turns_the_back_off_off() -> None:
     assert 100 == backoff.wait_seconds
 
 
-def test_the_store_history_gives_the_same_answer(tmp_path: Any) -> None:
+def test_the_store_history_gives_the_same_answer(store_url: str) -> None:
     """Read from a real store: two rejected drift retrains double the wait twice, a check without drift resets it."""
-    store = Store(f"sqlite:///{tmp_path / 'store.db'}")
+    store = Store(store_url)
     for _ in range(2):
         store.finish_run(store.start_run("drift"), status="succeeded", details={"outcome": "rejected"})
     before = retrain_backoff(SETTINGS, store)
