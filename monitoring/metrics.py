@@ -6,6 +6,7 @@ import time
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from driftline.core import RetrainBackoff
 from monitoring.check import CheckResult
 
 
@@ -80,6 +81,17 @@ class MonitorMetrics:
         self.retrains = Counter("driftline_retrain_runs", "Retrain runs by outcome.", ["outcome"], registry=r)
         self.production_version = Gauge("driftline_production_model_version", "Version in production.", registry=r)
         self.promotions = Counter("driftline_promotions", "Promotions by kind.", ["kind"], registry=r)
+        self.next_retrain = Gauge(
+            "driftline_next_retrain_allowed_timestamp_seconds",
+            "Unix time from which drift may trigger a retrain (0: no retrain yet); reason: cooldown, backoff, capped.",
+            ["reason"],
+            registry=r,
+        )
+        self.rejected_in_a_row = Gauge(
+            "driftline_retrain_rejected_in_a_row",
+            "Drift-triggered retrains rejected in a row, which double the wait before the next one.",
+            registry=r,
+        )
         for outcome in ("ok", "drift", "skipped", "failed"):
             self.checks.labels(outcome=outcome)
         for outcome in ("promoted", "rejected", "failed"):
@@ -125,6 +137,12 @@ class MonitorMetrics:
             self.unseen_share.labels(feature=name).set(share)
         for name, share in result.quality.out_of_range_share.items():
             self.out_of_range_share.labels(feature=name).set(share)
+
+    def publish_backoff(self, backoff: RetrainBackoff) -> None:
+        """One series, labelled with why the wait is what it is."""
+        self.next_retrain.clear()
+        self.next_retrain.labels(reason=backoff.kind).set(backoff.allowed_at or 0.0)
+        self.rejected_in_a_row.set(backoff.rejected_in_a_row)
 
     def failed(self, duration_seconds: float) -> None:
         self.checks.labels(outcome="failed").inc()

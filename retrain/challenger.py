@@ -31,6 +31,7 @@ from driftline.core import (
 from retrain.candidate import Progress, build_candidate, code_version, quiet
 from retrain.evaluate import bootstrap_gain, holdout_metrics, is_better, model_outputs
 from retrain.runs import TrainingRun, failure_message, recorded_run
+from retrain.verdict import format_verdict
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +92,7 @@ def retrain(
     decision.evidence["duration_seconds"] = run.seconds()
     run.succeed(
         version=decision.candidate_version,
-        message=f"{decision.outcome}: {decision.reason}",
+        message=decision.reason,  # the verdict names the outcome
         details=decision.to_dict(),
     )
     return decision
@@ -191,12 +192,7 @@ def _retrain(
         "params": candidate.params,
         "tuning": candidate.tuning_details,
     }
-    verdict = (
-        f"candidate {metric} {candidate_metrics[metric]:.4f} vs champion {champion_metrics[metric]:.4f} "
-        f"(min gain {gain}"
-        + (f"; bootstrap lower bound of the gain {significance['gain_lower_bound']:+.4f}" if significance else "")
-        + ")"
-    )
+    verdict = format_verdict(better, metric, candidate_metrics[metric], champion_metrics[metric], gain, significance)
     details: VersionDetails = {
         "estimator": settings.model.estimator,
         "params": evidence["params"],
@@ -219,13 +215,9 @@ def _retrain(
         name=champion.name,
         run_id=run.id,
         details=details,
-        rejected_because=None if better else f"not better than version {champion.version}: {verdict}",
+        rejected_because=None if better else verdict,
     )
     if not better:
-        return RetrainDecision(
-            "rejected", f"not better than the champion: {verdict}", champion.version, version.version, evidence
-        )
-    registry.promote(
-        version.version, kind="auto", reason=f"beat version {champion.version}: {verdict}", evidence=evidence
-    )
+        return RetrainDecision("rejected", verdict, champion.version, version.version, evidence)
+    registry.promote(version.version, kind="auto", reason=verdict, evidence=evidence)
     return RetrainDecision("promoted", verdict, champion.version, version.version, evidence)

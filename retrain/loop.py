@@ -5,6 +5,9 @@ Jobs live in APScheduler's SQLAlchemy job store in Driftline's own database, wit
 two running schedulers, so with several `driftline monitor` processes on one store only the holder of the
 `monitor` lease runs a scheduler; the others wait and take over when the lease expires.
 
+A drift-triggered retrain also waits out the back-off (`driftline.core.backoff`: the cool-down, doubled per
+rejected retrain in a row), which the loop publishes after every check and retrain; scheduled retrains do not.
+
 A check that fails is logged and counted (`driftline_checks_total{outcome="failed"}`) and the loop goes on; so
 does a failed retrain (`driftline_retrain_runs_total{outcome="failed"}`).
 """
@@ -24,7 +27,7 @@ from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 
-from driftline.core import SCHEDULER_JOBS_TABLE, Settings, log_event
+from driftline.core import SCHEDULER_JOBS_TABLE, RetrainBackoff, Settings, log_event, retrain_backoff
 from monitoring import CheckResult, DriftChecker, MonitorMetrics, ReportArchive
 from retrain.challenger import RetrainDecision, retrain
 from retrain.trigger import RetrainTrigger
@@ -60,7 +63,7 @@ class MonitorLoop:
         self.metrics = metrics
         self.archive = archive
         self.store = checker.registry.store
-        self.trigger = RetrainTrigger(settings.retrain, self.store)
+        self.trigger = RetrainTrigger(settings.retrain)
         self.last_decision: RetrainDecision | None = None
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         self._last: CheckResult | None = None
@@ -117,7 +120,7 @@ class MonitorLoop:
             reason=result.reason,
             drift_share=result.drift.drift_share if result.drift else None,
         )
-        why = self.trigger.observe(result.outcome, self.store.count_feedback())
+        why = self.trigger.observe(result.outcome, self.store.count_feedback(), self.publish_backoff())
         if why is not None:
             kept = ("drift_share", "drifted_features", "rows", "window", "model_version")
             summary = {k: v for k, v in result.to_dict().items() if k in kept}
@@ -139,7 +142,19 @@ class MonitorLoop:
             reason=decision.reason,
             candidate_version=decision.candidate_version,
         )
+        self.publish_backoff()
         return decision
+
+    def publish_backoff(self) -> RetrainBackoff | None:
+        """When the next drift-triggered retrain may run, from the store's history, set as gauges; None (logged)
+        when the store could not be read."""
+        try:
+            backoff = retrain_backoff(self.settings.retrain, self.store)
+        except Exception as exc:  # the store being away holds drift retrains back; the loop goes on
+            log_event(log, logging.ERROR, "retrain back-off not read", error=f"{type(exc).__name__}: {exc}")
+            return None
+        self.metrics.publish_backoff(backoff)
+        return backoff
 
     # leadership and the scheduler ----------------------------------------------------------------------------
 
@@ -205,6 +220,7 @@ class MonitorLoop:
             scheduler.remove_job(RETRAIN_JOB)
         scheduler.start()
         self._scheduler = scheduler
+        self.publish_backoff()
 
     def _step_down(self) -> None:
         scheduler, self._scheduler = self._scheduler, None

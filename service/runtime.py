@@ -35,6 +35,7 @@ from driftline.core import (
     UnknownRequestIds,
     log_event,
     prediction_records,
+    retrain_backoff,
 )
 from service.batcher import MicroBatcher
 from service.prediction_log import ListChunk, PredictionLog
@@ -225,11 +226,13 @@ class ServingRuntime:
     # the production model ------------------------------------------------------------------------------------
 
     def model_info(self) -> dict[str, Any]:
-        """The served version, its training metrics, and when and why it was promoted."""
+        """The served version, its training metrics, when and why it was promoted, and when the next
+        drift-triggered retrain may run."""
         model = self.model.current
         with store_errors("predictions are still served; ask for /model again later"):
             version = self.registry.get(model.version)
             promotion = self.store.current_promotion()
+            backoff = retrain_backoff(self.settings.retrain, self.store)
         details = version.details
         return {
             "model_version": model.version,
@@ -245,6 +248,11 @@ class ServingRuntime:
             "promoted_at": promotion["at"] if promotion else None,
             "promotion_kind": promotion["kind"] if promotion else None,
             "promotion_reason": promotion["reason"] if promotion else None,
+            # what baseline_metrics are: a dummy model's on the training holdout, or the replaced champion's on the
+            # retrain holdout
+            "baseline_kind": "dummy" if version.champion_version is None else "champion",
+            "champion_version": version.champion_version,
+            "next_drift_retrain": backoff.to_dict(),
         }
 
     def close(self) -> None:

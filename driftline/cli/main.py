@@ -174,6 +174,7 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_retrain(args: argparse.Namespace, settings: Settings) -> int:
     decision = retrain(settings, _registry(settings), trigger="cli", progress=_progress)
+    print(decision.reason, file=sys.stderr, flush=True)
     print(json.dumps(decision.to_dict(), indent=2, default=str))
     return 2 if decision.outcome == "failed" else 0
 
@@ -219,7 +220,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
-    collected = status.collect(_registry(settings))
+    collected = status.collect(_registry(settings), settings.retrain)
     print(json.dumps(collected, indent=2, default=str) if args.json else status.render(collected))
     return 0
 

@@ -1,14 +1,16 @@
-"""What `driftline status` shows: the production version, every version, promotions and training runs."""
+"""What `driftline status` shows: the production version, every version, promotions, training runs and when the
+next drift-triggered retrain may run."""
 
 from __future__ import annotations
 
 import datetime as dt
+import time
 from typing import Any
 
-from driftline.core import ModelVersion, Registry, compared_values
+from driftline.core import ModelVersion, Registry, RetrainSettings, compared_values, retrain_backoff
 
 
-def collect(registry: Registry) -> dict[str, Any]:
+def collect(registry: Registry, retrain: RetrainSettings) -> dict[str, Any]:
     store = registry.store
     versions = registry.versions()
     return {
@@ -18,6 +20,7 @@ def collect(registry: Registry) -> dict[str, Any]:
         "training_runs": store.list_runs(),
         "last_checks": store.last_checks(),
         "next_runs": store.scheduled_runs(),
+        "next_drift_retrain": retrain_backoff(retrain, store).to_dict(),
     }
 
 
@@ -32,6 +35,9 @@ def _version(v: ModelVersion) -> dict[str, Any]:
         "metric": v.details.get("metric"),
         "value": value,
         "baseline": baseline,
+        # `baseline` is a dummy model's score on the training holdout, or the champion's on the retrain's
+        "baseline_kind": "dummy" if v.champion_version is None else "champion",
+        "champion_version": v.champion_version,
         "rows_train": (v.details.get("data") or {}).get("rows_train"),
         "trigger": v.details.get("trigger"),
     }
@@ -47,13 +53,27 @@ def _num(value: Any) -> str:
     return f"{value:.4f}" if isinstance(value, float) else "-"
 
 
-def render(status: dict[str, Any]) -> str:
+def scores(version: dict[str, Any]) -> str:
+    """A version's score beside what it was compared with, saying what that was."""
+    metric, value, baseline = version["metric"], _num(version["value"]), _num(version["baseline"])
+    if version["baseline_kind"] == "champion":
+        return f"candidate {metric} {value} vs champion v{version['champion_version']} {baseline} on the same holdout"
+    return f"{metric} {value} vs dummy baseline {baseline}"
+
+
+def next_retrain(backoff: dict[str, Any], now: float) -> str:
+    at = backoff["allowed_at"]
+    if at is None:
+        return f"any time ({backoff['reason']})"
+    return f"{'allowed since' if at <= now else 'not before'} {_when(at)} ({backoff['reason']})"
+
+
+def render(status: dict[str, Any], now: float | None = None) -> str:
     lines = [f"production version: {status['production_version'] or 'none'}", "", "versions:"]
     for v in status["versions"]:
         marker = "*" if v["version"] == status["production_version"] else " "
         lines.append(
-            f" {marker} v{v['version']:<4} {v['status']:<11} {_when(v['created_at'])}  "
-            f"{v['metric']} {_num(v['value'])} (baseline {_num(v['baseline'])})  {v['artifact_tag']}"
+            f" {marker} v{v['version']:<4} {v['status']:<11} {_when(v['created_at'])}  {scores(v)}  {v['artifact_tag']}"
             + (f"  [{v['status_reason']}]" if v["status_reason"] and v["status"] != "production" else "")
         )
     lines += ["", "promotions:"]
@@ -74,6 +94,11 @@ def render(status: dict[str, Any]) -> str:
         lines.append(f"   {job:<18} {_when(at) if at else 'paused'}")
     if not status["next_runs"]:
         lines.append("   none (no monitor has run on this store)")
+    lines += [
+        "",
+        "next drift-triggered retrain:",
+        f"   {next_retrain(status['next_drift_retrain'], now or time.time())}",
+    ]
     lines += ["", "training runs (latest first):"]
     for r in status["training_runs"][:10]:
         lines.append(

@@ -1,5 +1,6 @@
 """Framework-free pieces every package shares: settings, errors, data, feature schema, store and registry."""
 
+from driftline.core.backoff import RetrainBackoff, RetrainHistory, decide_backoff, retrain_backoff
 from driftline.core.dataset import Dataset, load_dataset, read_table
 from driftline.core.details import DataChecks, TimeRange, VersionData, VersionDetails, compared_values
 from driftline.core.errors import (
@@ -97,6 +98,8 @@ __all__ = [
     "PromotionRefused",
     "PromotionRow",
     "Registry",
+    "RetrainBackoff",
+    "RetrainHistory",
     "RetrainSettings",
     "RunRow",
     "SampledRow",
@@ -113,6 +116,7 @@ __all__ = [
     "VersionRow",
     "compared_values",
     "config_path",
+    "decide_backoff",
     "estimator_refusal",
     "greater_is_better",
     "infer_schema",
@@ -124,4 +128,5 @@ __all__ = [
     "plain",
     "prediction_records",
     "read_table",
+    "retrain_backoff",
 ]

@@ -64,6 +64,13 @@ class ModelVersion:
             status_reason=row["status_reason"],
         )
 
+    @property
+    def champion_version(self) -> int | None:
+        """The version a retrain compared this one with on its holdout (its `baseline_metrics` are that version's
+        scores there); None for a version trained on the configured data, whose baseline is a dummy model."""
+        champion = (self.details.get("evidence") or {}).get("champion_version")
+        return int(champion) if champion is not None else None
+
 
 class Registry:
     """Registered versions, their verified artifacts, and who is in production."""

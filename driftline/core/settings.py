@@ -297,6 +297,10 @@ class RetrainSettings(_Section):
     """Drifted windows in a row before a retrain."""
     cooldown_seconds: int = Field(default=600, ge=0)
     """Minimum seconds between retrains."""
+    backoff_max_seconds: int = Field(default=21_600, ge=0, le=30 * 86_400)
+    """Longest wait before a drift-triggered retrain: after each one rejected in a row the cool-down doubles, up to
+    this. A promotion, a manual retrain or a check without drift resets it; scheduled retrains are not held back.
+    At or below `cooldown_seconds` there is no back-off."""
     min_labeled_rows: int = Field(default=1000, gt=0)
     """Labelled live rows needed before a retrain."""
     min_gain: float = 0.0

@@ -53,6 +53,8 @@ def test_driftline_config_variable_picks_the_file(tmp_path: Path, monkeypatch: p
         ),
         ("data:\n  path: data.txt\n", "data", "must end in .csv or .parquet"),
         ("store:\n  url: mysql://x\n", "store.url", "sqlite"),
+        ("retrain:\n  backoff_max_seconds: -1\n", "retrain.backoff_max_seconds", "greater than or equal to 0"),
+        ("retrain:\n  backoff_max_seconds: 9999999\n", "retrain.backoff_max_seconds", "less than or equal to"),
     ],
 )
 def test_bad_config_names_the_field_and_reason(tmp_path: Path, text: str, field: str, reason: str) -> None:

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
-from driftline.core import Registry, Settings
+from driftline.core import Registry, RetrainBackoff, Settings
 from monitoring import DriftChecker, MonitorMetrics, ReportArchive, monitor_app
 from retrain import TrainingOutcome
 from retrain.loop import MonitorLoop
@@ -104,3 +104,15 @@ def test_a_damaged_stored_comparison_is_a_500_naming_it_and_the_monitor_goes_on(
     assert answer.status_code == 500 and name in answer.json()["error"]
     assert loop.check_once() is not None and len(loop.archive.list()) == 2
     assert client.get(f"/reports/{loop.archive.list()[0]}").status_code == 200
+
+
+def test_the_back_off_gauge_keeps_one_series_labelled_with_its_reason() -> None:
+    """A new back-off replaces the old series: the gauge carries only the current reason."""
+    metrics = MonitorMetrics()
+    metrics.publish_backoff(RetrainBackoff(1000.0, 600, 0, "cooldown", "the cool-down"))
+    metrics.publish_backoff(RetrainBackoff(2200.0, 1200, 1, "backoff", "1 rejected"))
+    assert (None, 2200.0, 1.0) == (
+        value(metrics, "driftline_next_retrain_allowed_timestamp_seconds", reason="cooldown"),
+        value(metrics, "driftline_next_retrain_allowed_timestamp_seconds", reason="backoff"),
+        value(metrics, "driftline_retrain_rejected_in_a_row"),
+    )

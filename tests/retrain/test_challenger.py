@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from driftline.core import Registry, Settings
+from driftline.core import Registry, Settings, retrain_backoff
 from retrain import TrainingOutcome, retrain
 from retrain.trigger import RetrainTrigger
 from tests.factories import make_loans
@@ -67,7 +67,9 @@ def test_a_candidate_that_cannot_beat_the_champion_is_rejected(ready: Settings, 
     decision = retrain(ready, registry, trigger="test")
     assert ("rejected", 2) == (decision.outcome, decision.candidate_version)
     assert 1 == registry.production().version
-    assert "rejected" == registry.get(2).status and "not better than version 1" in (registry.get(2).status_reason or "")
+    assert "rejected" == registry.get(2).status
+    assert decision.reason == registry.get(2).status_reason
+    assert decision.reason.startswith("rejected: gain ")
     assert 1 == len(registry.store.promotion_history())
 
 
@@ -108,13 +110,17 @@ def test_the_trigger_needs_consecutive_drift_cooldown_and_labels(ready: Settings
     """K drifted windows in a row (an ok window resets), no retrain within the cool-down, enough labels."""
     ready.retrain.consecutive_windows = 2
     ready.retrain.cooldown_seconds = 600
-    trigger = RetrainTrigger(ready.retrain, registry.store)
-    assert None is trigger.observe("drift", 1000)
-    assert None is trigger.observe("ok", 1000)
-    assert None is trigger.observe("drift", 1000)
-    assert None is trigger.observe("skipped", 1000)
-    assert None is trigger.observe("drift", 10)
-    assert trigger.observe("drift", 1000) == "drift in 2 consecutive windows"
+    trigger = RetrainTrigger(ready.retrain)
+
+    def observe(outcome: str, labels: int) -> str | None:
+        return trigger.observe(outcome, labels, retrain_backoff(ready.retrain, registry.store))
+
+    assert None is observe("drift", 1000)
+    assert None is observe("ok", 1000)
+    assert None is observe("drift", 1000)
+    assert None is observe("skipped", 1000)
+    assert None is observe("drift", 10)
+    assert observe("drift", 1000) == "drift in 2 consecutive windows"
     registry.store.start_run("drift")
-    trigger.observe("drift", 1000)
-    assert None is trigger.observe("drift", 1000)
+    observe("drift", 1000)
+    assert None is observe("drift", 1000)

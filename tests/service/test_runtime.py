@@ -109,3 +109,23 @@ def test_model_info_names_version_metrics_and_promotion(runtime: ServingRuntime)
         info["promotion_reason"],
     ) == (1, "initial", "first version trained")
     assert info["features"]["categorical"] == ["purpose", "region"] and info["metrics"]["roc_auc"] > 0.5
+
+
+def test_model_info_says_what_the_baseline_is_and_when_drift_may_retrain(runtime: ServingRuntime) -> None:
+    """GET /model's body names a first version's baseline as a dummy, and no retrain has made anyone wait yet."""
+    info = runtime.model_info()
+    assert ("dummy", None, None, "none") == (
+        info["baseline_kind"],
+        info["champion_version"],
+        info["next_drift_retrain"]["allowed_at"],
+        info["next_drift_retrain"]["kind"],
+    )
+
+
+def test_model_info_reports_the_back_off_after_a_rejected_drift_retrain(runtime: ServingRuntime) -> None:
+    """A rejected drift retrain in the store doubles the wait that GET /model reports."""
+    runtime.settings.retrain.cooldown_seconds = 600
+    store = runtime.store
+    store.finish_run(store.start_run("drift"), status="succeeded", details={"outcome": "rejected"})
+    backoff = runtime.model_info()["next_drift_retrain"]
+    assert (1, 1200, "backoff") == (backoff["rejected_in_a_row"], backoff["wait_seconds"], backoff["kind"])

@@ -45,6 +45,13 @@ class DriftChecks(OnEngine):
             rows = conn.execute(sa.select(checks).order_by(checks.c.id.desc()).limit(limit)).all()
         return [cast(CheckRow, dict(row._mapping)) for row in rows]
 
+    def last_check_at(self, outcome: str) -> float | None:
+        """When the latest check with `outcome` ran (None if none did); it may lie any number of checks back."""
+        query = sa.select(sa.func.max(checks.c.checked_at)).where(checks.c.outcome == outcome)
+        with self.engine.connect() as conn:
+            value = conn.execute(query).scalar()
+        return float(value) if value is not None else None
+
     def scheduled_runs(self) -> dict[str, float | None]:
         """Next run time of each job in the monitor's APScheduler job store (empty before a monitor ran)."""
         if not sa.inspect(self.engine).has_table(SCHEDULER_JOBS_TABLE):
