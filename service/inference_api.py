@@ -77,24 +77,23 @@ class InferenceProtocolAPI:
         return JSONResponse({"ready": True})
 
     async def metadata(self, request: Request) -> JSONResponse:
-        model = self._served(request)
-        if isinstance(model, JSONResponse):
-            return model
-        return JSONResponse(model_metadata(self.model_name, model))
+        served = self._served(request)
+        if isinstance(served, JSONResponse):
+            return served
+        return JSONResponse(model_metadata(self.model_name, served[1]))
 
     async def model_ready(self, request: Request) -> JSONResponse:
-        model = self._served(request)
-        if isinstance(model, JSONResponse):
-            return model
+        served = self._served(request)
+        if isinstance(served, JSONResponse):
+            return served
         return JSONResponse({"name": self.model_name, "ready": True})
 
     async def infer(self, request: Request) -> JSONResponse:
         """Predict the rows of an inference request, exactly as /predict would, and answer in the protocol."""
-        runtime = self._runtime()
-        model = self._served(request)
-        if isinstance(model, JSONResponse):
-            return model
-        assert runtime is not None  # `_served` answered 503 otherwise
+        served = self._served(request)
+        if isinstance(served, JSONResponse):
+            return served
+        runtime, model = served
         try:
             body = json.loads(await request.body())
         except ValueError as exc:  # the guard refuses these first; this is for an app run without it
@@ -106,8 +105,9 @@ class InferenceProtocolAPI:
             return error_response(exc)
         return JSONResponse(infer_response(predicted, self.model_name, decoded))
 
-    def _served(self, request: Request) -> LoadedModel | JSONResponse:
-        """The model this worker serves, when the path names it (and its version, if any); else the error."""
+    def _served(self, request: Request) -> tuple[ServingRuntime, LoadedModel] | JSONResponse:
+        """This worker's runtime and model, when the path names the model (and its version, if any); else the
+        error to answer with."""
         runtime = self._runtime()
         if runtime is None:
             return json_error(HTTPStatus.SERVICE_UNAVAILABLE, "the service is still starting")
@@ -124,4 +124,4 @@ class InferenceProtocolAPI:
                 f"model {self.model_name!r} version {shorten(wanted)!r} is not served; "
                 f"version {model.version} is in production",
             )
-        return model
+        return runtime, model
