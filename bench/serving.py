@@ -1,5 +1,6 @@
 """Serving benchmark: /predict throughput and latency against a bare per-request endpoint, logging on and off,
-and /predict_batch on a 200,000-row CSV against read_csv + predict_proba in-process.
+single-row Open Inference Protocol inference (/v2/models/{name}/infer) against /predict on the same server, and
+/predict_batch on a 200,000-row CSV against read_csv + predict_proba in-process.
 
 Everything runs in one go on 127.0.0.1 with wrk as the load generator, so the ratios compare like with like on
 whatever machine runs it. Prints a Markdown table. Usage: `make bench` (or `python bench/serving.py --seconds 20`).
@@ -29,7 +30,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from driftline.core import ModelVersion, Registry, Store, load_dataset, load_settings  # noqa: E402
+from driftline.core import FeatureSchema, ModelVersion, Registry, Store, load_dataset, load_settings  # noqa: E402
 from driftline.core.registry import PIPELINE_FILE  # noqa: E402
 from driftline.core.settings import DEFAULT_CONFIG  # noqa: E402
 from retrain import train  # noqa: E402
@@ -174,12 +175,15 @@ def main() -> None:
     pipeline_path = registry.model_dir / version.artifact_dir / PIPELINE_FILE
     features = list(version.schema.features)
     rows: list[dict[str, object]] = []
+    model_name = load_settings(DEFAULT_CONFIG).model.name
+    v2_body = work / "v2_row.json"
+    v2_body.write_text(json.dumps(inference_request(json.loads(body.read_text()), version.schema)))
 
-    def measure(name: str, url: str) -> None:
+    def measure(name: str, url: str, payload: Path = body) -> None:
         progress(f"{name}: 16 connections for {args.seconds} s, then 1 connection")
-        wrk(url, body, 16, 3)  # warm-up
-        many = wrk(url, body, 16, args.seconds)
-        one = wrk(url, body, 1, max(5, args.seconds // 2))
+        wrk(url, payload, 16, 3)  # warm-up
+        many = wrk(url, payload, 16, args.seconds)
+        one = wrk(url, payload, 1, max(5, args.seconds // 2))
         rows.append({"name": name, **{f"{k}@16": v for k, v in many.items()}, **{f"{k}@1": v for k, v in one.items()}})
 
     python = sys.executable
@@ -213,9 +217,22 @@ def main() -> None:
                 f"driftline /predict, 2 workers, logging {'on' if logging_on else 'off'}",
                 f"http://127.0.0.1:{port}/predict",
             )
+            if logging_on:
+                measure(
+                    "driftline /v2 infer, 2 workers, logging on",
+                    f"http://127.0.0.1:{port}/v2/models/{model_name}/infer",
+                    v2_body,
+                )
             if logging_on and not batch:
                 batch = batch_timing(work, live[features], pipeline_path, f"http://127.0.0.1:{port}")
     report(rows, batch, args.seconds)
+
+
+def inference_request(row: dict[str, Any], schema: FeatureSchema) -> dict[str, Any]:
+    """The row as an Open Inference Protocol request: one input per feature, as MLServer's pandas codec sends it."""
+    inputs = [{"name": name, "datatype": "FP64", "shape": [1], "data": [row[name]]} for name in schema.numeric]
+    inputs += [{"name": name, "datatype": "BYTES", "shape": [1], "data": [row[name]]} for name in schema.categorical]
+    return {"parameters": {"content_type": "pd"}, "inputs": inputs}
 
 
 def batch_timing(work: Path, live: pd.DataFrame, pipeline_path: Path, url: str) -> dict[str, float]:
@@ -258,6 +275,8 @@ def report(rows: list[dict[str, object]], batch: dict[str, float], seconds: int)
     print(f"| driftline (logging on) / bare 2 workers, req/s @16 | {on / get('bare endpoint, 2', 'rps@16'):.2f} | - |")
     print(f"| logging on / logging off, req/s @16 | {on / get(served_off, 'rps@16'):.2f} | >= 0.9 |")
     print(f"| driftline p99 @16 (ms) | {get(served_on, 'p99_ms@16'):.1f} | <= 50 |")
+    v2 = get("driftline /v2 infer", "rps@16")
+    print(f"| /v2/models/{{name}}/infer / /predict (logging on), single row, req/s @16 | {v2 / on:.2f} | >= 0.8 |")
     gap = get(served_on, "mean_ms@1") - get("bare endpoint, 1", "mean_ms@1")
     print(f"| mean latency @1, driftline minus bare (ms) | {gap:+.2f} | <= 2 |")
     ratio = batch["http_s"] / batch["in_process_s"]

@@ -26,6 +26,8 @@ from service.admin import AdminAPI
 from service.deadline import take_over_bentoml_timeout
 from service.errors import error_response, json_error
 from service.guard import RequestGuard
+from service.inference_api import INFER_TEMPLATES, TEMPLATES, InferenceProtocolAPI
+from service.inference_openapi import inference_paths
 from service.metrics import ServiceMetrics
 from service.openapi import OpenAPIDocument, complete_document, label_schema
 from service.refusals import RefusalCounter, quiet_client_errors
@@ -174,30 +176,35 @@ def _count_refusal(endpoint: str, status: int) -> None:
 JSON_PATHS = ("/predict", "/feedback")
 UPLOAD_PATHS = ("/predict_batch",)
 ADMIN = AdminAPI(SETTINGS.serving.admin_token, lambda: _WORKER_RUNTIME[0].registry if _WORKER_RUNTIME else None)
+INFERENCE = InferenceProtocolAPI(SETTINGS.model.name, lambda: _WORKER_RUNTIME[0] if _WORKER_RUNTIME else None)
 
 # bentoml.service returns a Service wrapper whose type stubs do not show these methods
 take_over_bentoml_timeout()
 quiet_client_errors()
 Driftline.mount_asgi_app(  # type: ignore[attr-defined]
-    Starlette(routes=[Route("/model", _get_model, methods=["GET"]), *ADMIN.routes()]), path="/"
+    Starlette(routes=[Route("/model", _get_model, methods=["GET"]), *ADMIN.routes(), *INFERENCE.routes()]), path="/"
 )
 # first, so outermost: it sees the guard's refusals as well as the app's
 Driftline.add_asgi_middleware(  # type: ignore[attr-defined]
     RefusalCounter,
     count=_count_refusal,
-    endpoints=(*JSON_PATHS, *UPLOAD_PATHS, "/model", *(route.path for route in ADMIN.routes())),
+    endpoints=(*JSON_PATHS, *UPLOAD_PATHS, "/model", *(route.path for route in ADMIN.routes()), *TEMPLATES),
 )
 Driftline.add_asgi_middleware(  # type: ignore[attr-defined]
     RequestGuard,
     max_body_bytes=SETTINGS.serving.max_body_bytes,
     max_upload_bytes=SETTINGS.serving.max_batch_bytes,
-    json_paths=JSON_PATHS,
+    json_paths=(*JSON_PATHS, *INFER_TEMPLATES),
     upload_paths=UPLOAD_PATHS,
 )
 Driftline.add_asgi_middleware(  # type: ignore[attr-defined]
     OpenAPIDocument,
     complete=functools.partial(
-        complete_document, json_paths=JSON_PATHS, upload_paths=UPLOAD_PATHS, label=label_schema(SCHEMA)
+        complete_document,
+        json_paths=JSON_PATHS,
+        upload_paths=UPLOAD_PATHS,
+        label=label_schema(SCHEMA),
+        extra_paths=inference_paths(SETTINGS.model.name, SCHEMA),
     ),
 )
 

@@ -15,6 +15,8 @@ from typing import Any
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser
 
+from service.paths import PathTemplates
+
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
@@ -81,7 +83,7 @@ class RequestGuard:
     """Caps request bodies (413), checks content types (415), refuses bad JSON (400), clarifies 400 bodies.
 
     `json_paths` take JSON only (a missing content type counts as JSON), `upload_paths` multipart uploads only;
-    other POST paths get the size limit and go on to the app.
+    other POST paths get the size limit and go on to the app. Both may hold templates (`/v2/models/{name}/infer`).
     """
 
     def __init__(
@@ -96,8 +98,8 @@ class RequestGuard:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.max_upload_bytes = max_upload_bytes
-        self.json_paths = json_paths
-        self.upload_paths = upload_paths
+        self.json_paths = PathTemplates(json_paths)
+        self.upload_paths = PathTemplates(upload_paths)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope.get("method") != "POST":

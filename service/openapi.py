@@ -3,8 +3,9 @@
 BentoML 1.4 describes each API from its Python signature only. It does not know that the guard in front answers
 413 and 415, that /predict and /feedback also take one object instead of a list, that errors are our JSON body
 (`error`, `field`, `row`, `detail` as a list), that /predict_batch answers CSV, Parquet or JSON, nor the routes
-mounted beside the APIs (/model, /admin/*); and it types the upload field as `file`, which is not a JSON Schema
-type. `complete_document` fixes those on our side, and `OpenAPIDocument` serves the result at /docs.json.
+mounted beside the APIs (/model, /admin/*, and /v2/*, described in `inference_openapi.py`); and it types the upload
+field as `file`, which is not a JSON Schema type. `complete_document` fixes those on our side, and `OpenAPIDocument`
+serves the result at /docs.json.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ _STATUS_TEXT = {
     400: "The body names a field, row or value that is wrong",
     401: "Missing or wrong bearer token",
     403: "The admin API is off: no admin token is configured",
-    404: "Unknown request id or model version",
+    404: "Unknown request id, model name or model version",
     409: "The promotion or rollback was refused; production is unchanged",
     413: "The body is over the configured size limit",
     415: "The content type is not accepted by this endpoint",
@@ -47,14 +48,14 @@ _STATUS_TEXT = {
 }
 
 
-def _errors(*statuses: int) -> dict[str, Any]:
+def error_responses(*statuses: int) -> dict[str, Any]:
     return {
         str(status): {"description": _STATUS_TEXT[status], "content": {"application/json": {"schema": ERROR_REF}}}
         for status in statuses
     }
 
 
-def _json_object(description: str) -> dict[str, Any]:
+def json_object_response(description: str) -> dict[str, Any]:
     return {
         "description": description,
         "content": {"application/json": {"schema": {"type": "object", "additionalProperties": True}}},
@@ -71,7 +72,10 @@ def _one_or_many(request_body: dict[str, Any]) -> None:
 
 
 def _admin_paths() -> dict[str, Any]:
-    answers = {"200": _json_object("The production version after the change"), **_errors(400, 401, 403, 404, 409, 413)}
+    answers = {
+        "200": json_object_response("The production version after the change"),
+        **error_responses(400, 401, 403, 404, 409, 413),
+    }
     secured = {"security": [{"adminBearer": []}], "tags": ["Admin"]}
     return {
         "/admin/promote": {
@@ -142,8 +146,9 @@ def complete_document(
     json_paths: tuple[str, ...],
     upload_paths: tuple[str, ...],
     label: dict[str, Any] | None = None,
+    extra_paths: dict[str, Any] | None = None,
 ) -> None:
-    """Complete BentoML's document in place (see the module docstring)."""
+    """Complete BentoML's document in place (see the module docstring); `extra_paths` are mounted routes."""
     schemas = document.setdefault("components", {}).setdefault("schemas", {})
     if label is not None and "FeedbackItem" in schemas:
         schemas["FeedbackItem"]["properties"]["label"] = label
@@ -159,7 +164,7 @@ def complete_document(
         if operation is None or path not in json_paths + upload_paths:
             continue
         responses = operation.setdefault("responses", {})
-        responses.update(_errors(400, 404, 413, 415, 500, 503))
+        responses.update(error_responses(400, 404, 413, 415, 500, 503))
         if path in json_paths:
             _one_or_many(operation.get("requestBody", {}))
             operation.get("requestBody", {})["required"] = True
@@ -173,10 +178,11 @@ def complete_document(
         "get": {
             "operationId": "model",
             "description": "The production version this worker serves, its metrics, and when and why it was promoted.",
-            "responses": {"200": _json_object("The production model"), **_errors(503)},
+            "responses": {"200": json_object_response("The production model"), **error_responses(503)},
         }
     }
     paths.update(_admin_paths())
+    paths.update(extra_paths or {})
     document["components"].setdefault("securitySchemes", {})["adminBearer"] = {"type": "http", "scheme": "bearer"}
 
 

@@ -16,6 +16,8 @@ from pydantic import ValidationError
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from service.paths import PathTemplates
+
 # the logger of bentoml._internal.server.http_app.log_exception, which _bentoml_impl's server calls on every error
 BENTOML_ERROR_LOGGER = "bentoml._internal.server.http_app"
 OTHER_ENDPOINT = "other"
@@ -53,20 +55,20 @@ class RefusalCounter:
     """Calls `count(endpoint, status)` for every 4xx answer; paths outside `endpoints` count as "other".
 
     Placed outermost, so refusals by the guard, by BentoML's validation and by the app are all seen; the endpoint
-    label comes from a fixed list, never from the request, so a client cannot create new time series.
+    label comes from a fixed list, never from the request, so a client cannot create new time series. A path that
+    fits a template in the list (`/v2/models/{name}/infer`) is counted under the template.
     """
 
     def __init__(self, app: ASGIApp, *, count: Callable[[str, int], None], endpoints: tuple[str, ...]) -> None:
         self.app = app
         self.count = count
-        self.endpoints = frozenset(endpoints)
+        self.endpoints = PathTemplates(endpoints)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        path = scope.get("path", "")
-        endpoint = path if path in self.endpoints else OTHER_ENDPOINT
+        endpoint = self.endpoints.template_of(scope.get("path", "")) or OTHER_ENDPOINT
 
         async def counting(message: Message) -> None:
             if message["type"] == "http.response.start" and 400 <= message["status"] < 500:

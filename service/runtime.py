@@ -15,6 +15,7 @@ import os
 import secrets
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -93,6 +94,15 @@ class FrameChunk:
         )
 
 
+@dataclass(frozen=True)
+class Predicted:
+    """The outputs of one request's rows, their request ids, and the model version that answered them."""
+
+    model: LoadedModel
+    request_ids: list[str]
+    outputs: list[dict[str, Any]]
+
+
 class ServingRuntime:
     """The production model, the prediction log and the store, as one worker uses them."""
 
@@ -124,12 +134,13 @@ class ServingRuntime:
         model = self.model.current
         return model.predict_rows(rows), model
 
-    async def predict(self, rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-        """Predict rows already validated against the request model; log them; answer with ids and version."""
+    async def predict_outputs(self, rows: Sequence[Mapping[str, Any]], endpoint: str) -> Predicted:
+        """Predict rows already checked against the feature schema, in micro-batches shared by every endpoint of
+        this worker; log them and count them under `endpoint`."""
         started = time.perf_counter()
         limit = self.settings.serving.max_rows_per_request
         if len(rows) > limit:
-            raise PayloadTooLarge("rows in one /predict request", len(rows), limit)
+            raise PayloadTooLarge(f"rows in one {endpoint} request", len(rows), limit)
         try:
             outputs, model = await self.batcher.submit(rows)
         except ValueError as exc:  # valid JSON the model still cannot take, e.g. a number that overflows scaling
@@ -151,10 +162,18 @@ class ServingRuntime:
                 )
             )
         for hook in self.on_predicted:
-            hook(model.version, outputs, "predict")
+            hook(model.version, outputs, endpoint)
+        return Predicted(model, request_ids, outputs)
+
+    async def predict(self, rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+        """/predict: rows validated against the request model; answers with ids and version."""
+        predicted = await self.predict_outputs(rows, "predict")
         return {
-            "model_version": model.version,
-            "predictions": [{"request_id": rid, **output} for rid, output in zip(request_ids, outputs, strict=True)],
+            "model_version": predicted.model.version,
+            "predictions": [
+                {"request_id": rid, **output}
+                for rid, output in zip(predicted.request_ids, predicted.outputs, strict=True)
+            ],
         }
 
     def predict_table(self, frame: pd.DataFrame, source: str) -> tuple[pd.DataFrame, LoadedModel]:

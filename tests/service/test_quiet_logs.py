@@ -93,6 +93,11 @@ INVALID: list[Send] = [
     post("/predict_batch", f"income\n{MARKER}\n".encode(), "text/csv"),
     post_json("/admin/promote", {"version": MARKER}),
     post_json("/admin/rollback", {"reason": MARKER}),
+    post_json("/v2/models/loans/infer", {"inputs": [{"name": MARKER, "datatype": "BYTES", "shape": [1], "data": []}]}),
+    post_json("/v2/models/loans/infer", {"inputs": [{"name": "age", "datatype": MARKER, "shape": [1], "data": [1]}]}),
+    post_json("/v2/models/loans/infer", {"id": MARKER, "inputs": [{"name": "purpose", "shape": [MARKER]}]}),
+    post_json(f"/v2/models/{MARKER}/versions/{MARKER}/infer", {"inputs": []}),
+    post("/v2/models/loans/infer", f'{{"inputs": ["{MARKER}"'.encode()),
 ]
 
 

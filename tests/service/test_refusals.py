@@ -63,7 +63,8 @@ def answer(status: int, path: str) -> list[tuple[str, int]]:
     async def send(message: Any) -> None:
         pass
 
-    counter = RefusalCounter(app, count=lambda *labels: counted.append(labels), endpoints=("/predict",))
+    endpoints = ("/predict", "/v2/models/{name}/infer")
+    counter = RefusalCounter(app, count=lambda *labels: counted.append(labels), endpoints=endpoints)
     asyncio.run(counter({"type": "http", "path": path, "method": "POST"}, receive, send))
     return counted
 
@@ -73,3 +74,8 @@ def test_only_4xx_answers_are_counted_with_a_bounded_endpoint_label() -> None:
     assert [("/predict", 400)] == answer(400, "/predict")
     assert [("other", 404)] == answer(404, f"/{'x' * 500}")
     assert [] == answer(200, "/predict") + answer(503, "/predict")
+
+
+def test_a_path_fitting_a_listed_template_counts_under_the_template() -> None:
+    """The model name a client put in the path never becomes a label value."""
+    assert [("/v2/models/{name}/infer", 400)] == answer(400, "/v2/models/anything-at-all/infer")

@@ -78,7 +78,7 @@ def test_bad_tables_and_too_many_rows_are_refused(runtime: ServingRuntime, loans
     with pytest.raises(InvalidInput, match="'income': missing column"):
         runtime.predict_table(loans[["age"]], "upload")
     runtime.settings.serving.max_rows_per_request = 2
-    with pytest.raises(PayloadTooLarge, match="rows in one /predict request is 3"):
+    with pytest.raises(PayloadTooLarge, match="rows in one predict request is 3"):
         asyncio.run(runtime.predict([feature_row(loans, i) for i in range(3)]))
     time.sleep(0.3)
     assert runtime.store.count_predictions() == 0
