@@ -18,6 +18,7 @@ from tritonclient.utils import InferenceServerException
 
 from tests.factories import CATEGORICAL, NUMERIC, feature_row, make_loans
 from tests.service.conftest import Served, settled_count
+from tests.store_reads import recent_predictions
 
 pytestmark = pytest.mark.integration
 
@@ -130,7 +131,7 @@ def test_a_logged_v2_row_holds_the_features_that_were_sent(
     response = triton_client.infer(MODEL, triton_inputs(frame), outputs=json_outputs("predict")).get_response()
     [request_id] = response["parameters"]["request_ids"]
     logged_ids(served, [request_id])
-    [record] = [r for r in served.registry.store.recent_predictions(50) if r["request_id"] == request_id]
+    [record] = [r for r in recent_predictions(served.registry.store, 50) if r["request_id"] == request_id]
     assert feature_row(frame, 0) == record["features"]
 
 
