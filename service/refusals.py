@@ -16,8 +16,8 @@ from pydantic import ValidationError
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-# the logger of bentoml._internal.server.http_app.log_exception, which _bentoml_impl's server calls on every error
-BENTOML_ERROR_LOGGER = "bentoml._internal.server.http_app"
+from driftline.bentoml_compat import ERROR_LOGGER
+
 OTHER_ENDPOINT = "other"
 
 
@@ -44,7 +44,7 @@ class ClientErrorFilter(logging.Filter):
 
 def quiet_client_errors() -> None:
     """Install `ClientErrorFilter` on BentoML's error logger once per process."""
-    logger = logging.getLogger(BENTOML_ERROR_LOGGER)
+    logger = logging.getLogger(ERROR_LOGGER)
     if not any(isinstance(existing, ClientErrorFilter) for existing in logger.filters):
         logger.addFilter(ClientErrorFilter())
 

@@ -121,6 +121,7 @@ def test_bentoml_build_packages_the_service(tmp_path: Path) -> None:
     source = bentos[0]
     assert (source / "service" / "app.py").exists()
     assert (source / "driftline" / "core" / "store.py").exists()
+    assert (source / "driftline" / "bentoml_compat.py").exists()  # the service's hooks into BentoML
     assert "data:" in (source / "driftline" / "core" / "driftline.yaml").read_text(encoding="utf-8")
     assert [] == [name for name in ("monitoring", "retrain", "driftline/cli") if (source / name).exists()]
 
