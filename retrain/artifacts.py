@@ -5,32 +5,21 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import bentoml
 import joblib
 import pandas as pd
-from bentoml._internal.models import ModelStore
 
+from driftline.bentoml_compat import create_model, model_store
 from driftline.core import PIPELINE_FILE, REFERENCE_FILE
-
-
-def bento_store(model_dir: Path) -> ModelStore:
-    """The BentoML model store kept under `model_dir` (what BENTOML_HOME points at)."""
-    folder = Path(model_dir).resolve() / "models"
-    folder.mkdir(parents=True, exist_ok=True)
-    return ModelStore(str(folder))
 
 
 def write_artifacts(
     model_dir: Path, name: str, pipeline: Any, reference: pd.DataFrame, metadata: dict[str, Any]
 ) -> tuple[Path, str]:
     """Save the pipeline and its reference sample as one BentoML model; returns its folder and tag."""
-    store = bento_store(model_dir)
-    with bentoml.models.create(
-        name,
-        labels={"framework": "sklearn", "owner": "driftline"},
-        metadata=metadata,
-        module="driftline",
-        _model_store=store,
+    # the model store under `model_dir` (what BENTOML_HOME points at), whatever this process's BENTOML_HOME is
+    store = model_store(Path(model_dir).resolve() / "models")
+    with create_model(
+        store, name, labels={"framework": "sklearn", "owner": "driftline"}, metadata=metadata, module="driftline"
     ) as model:
         joblib.dump(pipeline, model.path_of(PIPELINE_FILE))
         reference.to_parquet(model.path_of(REFERENCE_FILE), index=False)

@@ -4,32 +4,80 @@ It changes production exactly as `driftline promote` and `driftline rollback` do
 the checks (registered version, verified artifacts) and the history row are the same; the row's evidence says the
 change came over HTTP. Every worker then picks the new version up by its usual pointer polling. Without a
 configured token the API is off (403) whatever a request carries; a missing or wrong token is a 401. Tokens are
-compared in constant time and never logged.
+compared in constant time and never logged. The request and answer bodies are pydantic models, the one source of
+both their validation and their OpenAPI schemas (`service/openapi.py`); store calls run off the event loop, and a
+store that does not answer is a 503, as on /feedback.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hmac
-import json
 import logging
 from collections.abc import Callable
 from http import HTTPStatus
-from typing import Any
+from typing import Literal, TypeVar
 
-from pydantic import SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from driftline.core import ArtifactIntegrityError, DriftlineError, PromotionRefused, Registry, log_event
 from service.errors import error_response, json_error
+from service.runtime import store_errors
 
 log = logging.getLogger(__name__)
 
 MAX_ADMIN_BODY_BYTES = 65_536  # far above any valid body (500 escaped characters at most), far below a hostile one
 MAX_REASON_CHARS = 500
 MAX_VERSION = 2**31 - 1  # the store's integer column
+MAX_QUOTED_CHARS = 80  # an unknown field's name is quoted back, cut to this
+NOT_CONFIRMED = "the change was not confirmed; see `driftline status` before trying again"
+
+
+def _reason(default: str) -> str:
+    return Field(
+        default,
+        strict=True,
+        min_length=1,
+        max_length=MAX_REASON_CHARS,
+        description=f"text of 1 to {MAX_REASON_CHARS} characters saying why (recorded in the promotion history)",
+    )
+
+
+class PromoteRequest(BaseModel):
+    """POST /admin/promote: the version to make production, and why."""
+
+    model_config = ConfigDict(extra="forbid", title="AdminPromoteRequest")
+
+    # strict: "2" and true are not version numbers
+    version: int = Field(
+        strict=True, ge=1, le=MAX_VERSION, description="a registered model version number (an integer from 1)"
+    )
+    reason: str = _reason("promoted over the admin API")
+
+
+class RollbackRequest(BaseModel):
+    """POST /admin/rollback: why; the version rolled back to is the one in production before the current one."""
+
+    model_config = ConfigDict(extra="forbid", title="AdminRollbackRequest")
+
+    reason: str = _reason("manual rollback over the admin API")
+
+
+class ProductionChange(BaseModel):
+    """What either endpoint answers: production after the change, and the promotion it was recorded as."""
+
+    model_config = ConfigDict(title="AdminProductionChange")
+
+    model_version: int = Field(description="the version now in production")
+    previous_version: int | None = Field(description="the version in production before the change")
+    promotion_kind: Literal["manual", "rollback"] = Field(description="how the change is recorded in the history")
+    promotion_reason: str = Field(description="the reason recorded with it")
+
+
+Body = TypeVar("Body", PromoteRequest, RollbackRequest)
 
 
 class AdminAPI:
@@ -50,42 +98,29 @@ class AdminAPI:
         refused = self._authorise(request)
         if refused is not None:
             return refused
-        body = await _json_object(request)
+        body = await _parsed(request, PromoteRequest, empty_allowed=False)
         if isinstance(body, JSONResponse):
             return body
-        unknown = set(body) - {"version", "reason"}
-        version = body.get("version")
-        if unknown:
-            return _bad(sorted(unknown)[0][:80], "unknown field; send version and, optionally, reason")
-        if isinstance(version, bool) or not isinstance(version, int) or not 1 <= version <= MAX_VERSION:
-            return _bad("version", f"expected a model version number (an integer from 1), got {str(version)[:80]!r}")
-        reason = _reason(body, "promoted over the admin API")
-        if isinstance(reason, JSONResponse):
-            return reason
         evidence = {"who": "http", "client": request.client.host if request.client else None}
-        wanted: int = version
 
         def promote(registry: Registry) -> int:
-            registry.promote(wanted, kind="manual", reason=reason, evidence=evidence)
-            return wanted
+            registry.promote(body.version, kind="manual", reason=body.reason, evidence=evidence)
+            return body.version
 
-        return await self._change(promote)
+        return await self._change(promote, "manual", body.reason)
 
     async def rollback(self, request: Request) -> JSONResponse:
         """Back to the previous production version, recorded as a rollback from HTTP."""
         refused = self._authorise(request)
         if refused is not None:
             return refused
-        body = await _json_object(request, empty_allowed=True)
+        body = await _parsed(request, RollbackRequest, empty_allowed=True)
         if isinstance(body, JSONResponse):
             return body
-        if set(body) - {"reason"}:
-            return _bad(sorted(set(body) - {"reason"})[0][:80], "unknown field; send only an optional reason")
-        reason = _reason(body, "manual rollback over the admin API")
-        if isinstance(reason, JSONResponse):
-            return reason
         evidence = {"who": "http", "client": request.client.host if request.client else None}
-        return await self._change(lambda registry: registry.rollback(reason, evidence=evidence))
+        return await self._change(
+            lambda registry: registry.rollback(body.reason, evidence=evidence), "rollback", body.reason
+        )
 
     def _authorise(self, request: Request) -> JSONResponse | None:
         if self._token is None:
@@ -103,13 +138,20 @@ class AdminAPI:
             return response
         return None
 
-    async def _change(self, change: Callable[[Registry], int]) -> JSONResponse:
+    async def _change(
+        self, change: Callable[[Registry], int], kind: Literal["manual", "rollback"], reason: str
+    ) -> JSONResponse:
         registry = self._registry()
         if registry is None:
             return json_error(HTTPStatus.SERVICE_UNAVAILABLE, "the service is still starting")
-        previous = registry.store.production_version()
+
+        def read_and_change() -> tuple[int | None, int]:
+            return registry.store.production_version(), change(registry)
+
         try:
-            version = await asyncio.to_thread(change, registry)
+            # off the event loop: a store that does not answer must not stall this worker's predictions
+            with store_errors(NOT_CONFIRMED):
+                previous, version = await asyncio.to_thread(read_and_change)
         except ArtifactIntegrityError as exc:
             # a tampered or missing artifact is a refusal of this change, not an outage of the service
             return error_response(PromotionRefused(str(exc)))
@@ -118,39 +160,48 @@ class AdminAPI:
         log_event(
             log, logging.WARNING, "production changed over the admin API", from_version=previous, to_version=version
         )
-        promotion = registry.store.current_promotion()
-        return JSONResponse(
-            {
-                "model_version": version,
-                "previous_version": previous,
-                "promotion_kind": promotion["kind"] if promotion else None,
-                "promotion_reason": promotion["reason"] if promotion else None,
-            }
+        answer = ProductionChange(
+            model_version=version, previous_version=previous, promotion_kind=kind, promotion_reason=reason
         )
+        return JSONResponse(answer.model_dump())
 
 
-async def _json_object(request: Request, *, empty_allowed: bool = False) -> dict[str, Any] | JSONResponse:
-    raw = await request.body()
-    if len(raw) > MAX_ADMIN_BODY_BYTES:
-        return json_error(
-            HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"admin request body is over the limit of {MAX_ADMIN_BODY_BYTES:,}"
-        )
+async def _parsed(request: Request, model: type[Body], *, empty_allowed: bool) -> Body | JSONResponse:
+    """The body as `model`, or the 4xx that names what was wrong with it."""
+    raw = bytearray()
+    async for chunk in request.stream():
+        raw += chunk
+        if len(raw) > MAX_ADMIN_BODY_BYTES:  # stop reading: a hostile body is never held whole
+            return json_error(
+                HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+                f"admin request body is over the limit of {MAX_ADMIN_BODY_BYTES:,} bytes",
+            )
     if not raw.strip():
-        return {} if empty_allowed else _bad("body", "empty; send a JSON object")
+        if not empty_allowed:
+            return _bad("body", "empty; send a JSON object")
+        raw = bytearray(b"{}")
     try:
-        body = json.loads(raw)
-    except (ValueError, RecursionError) as exc:
-        return _bad("body", f"malformed JSON: {str(exc)[:200]}")
-    if not isinstance(body, dict):
-        return _bad("body", f"expected a JSON object, got {type(body).__name__}")
-    return body
+        return model.model_validate_json(raw)
+    except ValidationError as exc:
+        return _refusal(model, exc)
 
 
-def _reason(body: dict[str, Any], default: str) -> str | JSONResponse:
-    reason = body.get("reason", default)
-    if not isinstance(reason, str) or not 1 <= len(reason) <= MAX_REASON_CHARS:
-        return _bad("reason", f"expected a string of 1 to {MAX_REASON_CHARS} characters")
-    return reason
+def _refusal(model: type[BaseModel], error: ValidationError) -> JSONResponse:
+    """A 400 naming the first field at fault and what it should be; the values sent are not quoted back."""
+    first = error.errors(include_url=False, include_input=False, include_context=False)[0]
+    kind, location = first["type"], first["loc"]
+    if not location:  # the body as a whole
+        if kind == "json_invalid":
+            return _bad("body", f"malformed JSON: {first['msg'].removeprefix('Invalid JSON: ')}")
+        return _bad("body", "expected a JSON object")
+    field = str(location[0])
+    if kind == "extra_forbidden":
+        expected = ", ".join(
+            f"{name} ({'required' if info.is_required() else 'optional'})" for name, info in model.model_fields.items()
+        )
+        return _bad(field[:MAX_QUOTED_CHARS], f"unknown field; the fields are {expected}")
+    wanted = model.model_fields[field].description
+    return _bad(field, f"{first['msg'][:1].lower()}{first['msg'][1:]}; expected {wanted}")
 
 
 def _bad(field: str, reason: str) -> JSONResponse:

@@ -14,6 +14,7 @@ import contextvars
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from driftline.bentoml_compat import replace_traffic_timeout
 from service.guard import send_json
 
 
@@ -58,15 +59,6 @@ class RequestDeadline:
             timer.cancel()
 
 
-class _BentoMLTimeout(RequestDeadline):
-    """`RequestDeadline` with the constructor BentoML calls its timeout middleware with."""
-
-    def __init__(self, app: ASGIApp, timeout: float) -> None:
-        super().__init__(app, seconds=timeout)
-
-
 def take_over_bentoml_timeout() -> None:
-    """Make BentoML build its traffic timeout from `RequestDeadline` (it imports the class when the app is built)."""
-    from bentoml._internal.server.http import traffic
-
-    traffic.TimeoutMiddleware = _BentoMLTimeout  # type: ignore[misc,assignment]
+    """Make BentoML build its traffic timeout from `RequestDeadline` (it builds the middleware with the app)."""
+    replace_traffic_timeout(RequestDeadline)

@@ -14,8 +14,10 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from pydantic import BaseModel
+
 from driftline.core import FeatureSchema
-from service.admin import MAX_REASON_CHARS, MAX_VERSION
+from service.admin import ProductionChange, PromoteRequest, RollbackRequest
 from service.guard import ASGIApp, Message, Receive, Scope, Send
 
 DOCUMENT_PATH = "/docs.json"
@@ -44,7 +46,7 @@ _STATUS_TEXT = {
     413: "The body is over the configured size limit",
     415: "The content type is not accepted by this endpoint",
     500: "Unexpected error",
-    503: "No usable production model, or the store is unavailable (try again later)",
+    503: "No usable production model, the service is still starting, or the store is unavailable (try again later)",
 }
 
 
@@ -71,10 +73,19 @@ def _one_or_many(request_body: dict[str, Any]) -> None:
     content["schema"] = {"anyOf": [listed["items"], listed]}
 
 
-def _admin_paths() -> dict[str, Any]:
+def _admin_paths(schemas: dict[str, Any]) -> dict[str, Any]:
+    """The admin API's operations; their bodies' schemas come from the models that validate them."""
+    ref: dict[type[BaseModel], dict[str, str]] = {}
+    for model in (PromoteRequest, RollbackRequest, ProductionChange):
+        schema = model.model_json_schema()
+        schemas[schema["title"]] = schema
+        ref[model] = {"$ref": f"#/components/schemas/{schema['title']}"}
     answers = {
-        "200": json_object_response("The production version after the change"),
-        **error_responses(400, 401, 403, 404, 409, 413),
+        "200": {
+            "description": "The production version after the change",
+            "content": {"application/json": {"schema": ref[ProductionChange]}},
+        },
+        **error_responses(400, 401, 403, 404, 409, 413, 503),
     }
     secured = {"security": [{"adminBearer": []}], "tags": ["Admin"]}
     return {
@@ -85,19 +96,7 @@ def _admin_paths() -> dict[str, Any]:
                 "description": "Make a registered version production (recorded as a manual promotion).",
                 "requestBody": {
                     "required": True,
-                    "content": {
-                        "application/json": {
-                            "schema": {
-                                "type": "object",
-                                "required": ["version"],
-                                "additionalProperties": False,
-                                "properties": {
-                                    "version": {"type": "integer", "minimum": 1, "maximum": MAX_VERSION},
-                                    "reason": {"type": "string", "minLength": 1, "maxLength": MAX_REASON_CHARS},
-                                },
-                            }
-                        }
-                    },
+                    "content": {"application/json": {"schema": ref[PromoteRequest]}},
                 },
                 "responses": answers,
             }
@@ -109,17 +108,7 @@ def _admin_paths() -> dict[str, Any]:
                 "description": "Back to the version that was in production before the current one.",
                 "requestBody": {
                     "required": False,
-                    "content": {
-                        "application/json": {
-                            "schema": {
-                                "type": "object",
-                                "additionalProperties": False,
-                                "properties": {
-                                    "reason": {"type": "string", "minLength": 1, "maxLength": MAX_REASON_CHARS}
-                                },
-                            }
-                        }
-                    },
+                    "content": {"application/json": {"schema": ref[RollbackRequest]}},
                 },
                 "responses": answers,
             }
@@ -181,7 +170,7 @@ def complete_document(
             "responses": {"200": json_object_response("The production model"), **error_responses(503)},
         }
     }
-    paths.update(_admin_paths())
+    paths.update(_admin_paths(schemas))
     paths.update(extra_paths or {})
     document["components"].setdefault("securitySchemes", {})["adminBearer"] = {"type": "http", "scheme": "bearer"}
 

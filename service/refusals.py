@@ -16,10 +16,9 @@ from pydantic import ValidationError
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from driftline.bentoml_compat import ERROR_LOGGER
 from service.paths import PathTemplates
 
-# the logger of bentoml._internal.server.http_app.log_exception, which _bentoml_impl's server calls on every error
-BENTOML_ERROR_LOGGER = "bentoml._internal.server.http_app"
 OTHER_ENDPOINT = "other"
 
 
@@ -46,7 +45,7 @@ class ClientErrorFilter(logging.Filter):
 
 def quiet_client_errors() -> None:
     """Install `ClientErrorFilter` on BentoML's error logger once per process."""
-    logger = logging.getLogger(BENTOML_ERROR_LOGGER)
+    logger = logging.getLogger(ERROR_LOGGER)
     if not any(isinstance(existing, ClientErrorFilter) for existing in logger.filters):
         logger.addFilter(ClientErrorFilter())
 

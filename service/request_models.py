@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
+from driftline.bentoml_compat import json_root_spec
 from driftline.core import MAX_CATEGORY_LENGTH, MAX_MAGNITUDE, FeatureSchema
 
 
@@ -53,28 +54,5 @@ def feedback_item_model(schema: FeatureSchema) -> type[BaseModel]:
     )
 
 
-def json_root_spec(annotation: Any, title: str, *, is_input: bool) -> type[Any]:
-    """A BentoML root spec (the body is the value itself) whose JSON schema is computed once.
-
-    BentoML 1.4 rebuilds the JSON schema of a root input or output on every request, only to learn whether the
-    body is a string or a file; for small requests that is a large share of their cost. The schema cannot change
-    after start, so it is built here once, and outputs declare their media type outright. `IORootModel` is
-    BentoML's own base for root inputs and outputs.
-    """
-    from _bentoml_sdk.io_models import IORootModel
-
-    base: Any = IORootModel[annotation]
-    schema = base.model_json_schema()
-    if is_input:
-        schema["root_input"] = True
-
-    def model_json_schema(cls: type, *args: Any, **kwargs: Any) -> dict[str, Any]:
-        return dict(schema) if not args and not kwargs else base.model_json_schema(*args, **kwargs)
-
-    namespace: dict[str, Any] = {"model_json_schema": classmethod(model_json_schema)}
-    if is_input:
-        namespace["__root_input__"] = True
-    else:
-        namespace["media_type"] = "application/json"
-    spec: type[Any] = type(title, (base,), namespace)
-    return spec
+# the app declares its specs beside the models they carry; the spec itself is a BentoML hook
+__all__ = ["feedback_item_model", "json_root_spec", "row_model"]

@@ -1,5 +1,6 @@
 """The processes tests start and the loops that wait for them: free ports, bounded polling, process groups, and a
-throwaway PostgreSQL server (which the reliability tests also stop and start again to take the store away).
+throwaway PostgreSQL server (which the reliability tests also stop and start again, or pause, to take the store
+away).
 """
 
 from __future__ import annotations
@@ -117,12 +118,31 @@ class RestartablePostgres:
     def stop(self) -> None:
         """Fast shutdown (SIGINT to the postmaster): open sessions are ended, the port closes."""
         if self._server is not None and self._server.poll() is None:
+            self.resume()  # a paused server could not shut down
             # as root the postmaster is a child of runuser; signal it, not runuser
             target = psutil.Process(self._server.pid)
             postmaster = next((c for c in target.children() if c.name() == "postgres"), target)
             postmaster.send_signal(signal.SIGINT)
             self._server.wait(timeout=30)
         self._server = None
+
+    def pause(self) -> None:
+        """SIGSTOP the server and its sessions: connections stay open, and every query and new connection hangs."""
+        for process in self._processes("postgres"):
+            process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """SIGCONT what `pause` stopped; hanging queries and connections go on."""
+        # runuser (as root) stops itself when its child stops, so it is continued as well
+        for process in reversed(self._processes()):
+            process.send_signal(signal.SIGCONT)
+
+    def _processes(self, name: str | None = None) -> list[psutil.Process]:
+        """The server process first (runuser, as root), then everything under it, optionally only `name`."""
+        if self._server is None:
+            return []
+        top = psutil.Process(self._server.pid)
+        return [p for p in (top, *top.children(recursive=True)) if name is None or p.name() == name]
 
     def close(self) -> None:
         self.stop()

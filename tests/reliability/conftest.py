@@ -19,6 +19,7 @@ import pytest
 import sqlalchemy as sa
 from prometheus_client.parser import text_string_to_metric_families
 
+from driftline.bentoml_compat import WORKER_MODULE
 from driftline.cli.serve import metrics_in_memory, serve_command, service_env
 from driftline.core import Registry, Settings, Store, load_settings
 from driftline.core.settings import CONFIG_ENV
@@ -82,7 +83,7 @@ class Service:
 
 def _is_worker(process: psutil.Process) -> bool:
     with contextlib.suppress(psutil.Error):
-        return any(part.startswith("_bentoml_impl.worker") for part in process.cmdline())
+        return WORKER_MODULE in process.cmdline()
     return False
 
 

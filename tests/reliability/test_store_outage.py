@@ -1,6 +1,9 @@
 """The store goes away under traffic: predictions keep being answered, lost records are counted, logging resumes.
 Labels sent to /feedback meanwhile get a 503 that says nothing was recorded, and are recorded when sent again.
 
+The admin API rides out the same outage: a promotion or rollback while PostgreSQL is away answers 503, and one
+stuck on a database that does not answer stalls nothing else, since store calls run off the event loop.
+
 Two real outages: the PostgreSQL server is shut down and started again on the same port and data, and the SQLite
 file is made to refuse writes. Each test accounts for every answered prediction: it is either a row of the
 predictions table or counted in `driftline_prediction_log_dropped_total`.
@@ -10,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -18,6 +22,9 @@ from typing import Any
 import httpx
 import pytest
 
+from driftline.core import Registry
+from retrain import train
+from tests.factories import feature_row, make_loans
 from tests.processes import RestartablePostgres, wait_for
 from tests.reliability.conftest import Service, sqlite_unwritable
 from tests.reliability.load import Load, answered_ids
@@ -120,3 +127,74 @@ def test_sqlite_file_unwritable_under_traffic(service_factory: Callable[..., Ser
     measured = ride_out_outage(service, lambda: sqlite_unwritable(database))
     assert_rode_it_out(measured)
     assert 200 == measured["model_during"][0]  # reads still work
+
+
+ADMIN_TOKEN = "outage-admin-token-0123456789abcdef"
+NOT_CONFIRMED = "the store is unavailable; the change was not confirmed; see `driftline status` before trying again"
+
+
+def admin_call(service: Service, action: str, body: dict[str, Any]) -> httpx.Response:
+    headers = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    return httpx.post(f"{service.url}/admin/{action}", json=body, headers=headers, timeout=60)
+
+
+def test_admin_changes_answer_503_while_postgresql_is_down(
+    restartable_postgres: RestartablePostgres, service_factory: Callable[..., Service]
+) -> None:
+    """With PostgreSQL shut down, promote and rollback answer 503 saying so, /predict still answers, and once the
+    server is back a promotion goes through."""
+    service = service_factory(restartable_postgres.url, serving__admin_token=ADMIN_TOKEN)
+    second = train(service.settings, Registry(service.store, service.settings.store.model_dir), trigger="test")
+    row = feature_row(make_loans(3, seed=1), 0)
+    restartable_postgres.stop()
+    try:
+        during = [
+            (response.status_code, response.json()["error"])
+            for response in (
+                admin_call(service, "promote", {"version": second.version.version}),
+                admin_call(service, "rollback", {}),
+            )
+        ]
+        predicted = httpx.post(f"{service.url}/predict", json=row, timeout=30).status_code
+    finally:
+        restartable_postgres.start()
+
+    def promoted() -> httpx.Response | None:
+        response = admin_call(service, "promote", {"version": second.version.version})
+        return response if response.status_code != 503 else None  # pooled connections reconnect first
+
+    after = wait_for("the admin API to work again", promoted, 30, every=0.5)
+    assert [(503, NOT_CONFIRMED), (503, NOT_CONFIRMED)] == during
+    assert 200 == predicted
+    assert (200, second.version.version) == (after.status_code, after.json()["model_version"])
+    assert re.search(r"store unavailable: error='\w+: ", service.log_text())  # the database's error is logged
+
+
+def test_an_admin_change_stuck_on_the_database_stalls_no_prediction(
+    restartable_postgres: RestartablePostgres, service_factory: Callable[..., Service]
+) -> None:
+    """While a rollback waits on a PostgreSQL server that does not answer, /predict on the same worker keeps
+    answering at once; the rollback completes when the server answers again."""
+    service = service_factory(restartable_postgres.url, serving__admin_token=ADMIN_TOKEN)
+    second = train(service.settings, Registry(service.store, service.settings.store.model_dir), trigger="test")
+    assert 200 == admin_call(service, "promote", {"version": second.version.version}).status_code
+    rollback: list[httpx.Response] = []
+    with Load(service.url, threads=2, pause=0.05) as load:
+        wait_for("answers before the database stalls", lambda: load.ok_since(0) >= 10, 30)
+        restartable_postgres.pause()
+        try:
+            waiting = threading.Thread(target=lambda: rollback.append(admin_call(service, "rollback", {})))
+            waiting.start()
+            time.sleep(1.0)  # the rollback is now waiting on the database
+            stalled = time.monotonic()
+            time.sleep(3.0)
+            answered = [o for o in load.snapshot() if o.sent >= stalled and o.done <= stalled + 3.0]
+            still_waiting = waiting.is_alive()
+        finally:
+            restartable_postgres.resume()
+        waiting.join(timeout=60)
+    assert still_waiting  # the rollback really was stuck on the database
+    assert len(answered) >= 10
+    assert [] == [o.status for o in answered if o.status != 200]
+    assert max(o.latency for o in answered) < 1.0
+    assert 200 == rollback[0].status_code

@@ -10,9 +10,14 @@ from typing import Any
 
 import httpx
 import pytest
+from pydantic import SecretStr
+from starlette.applications import Starlette
+from starlette.testclient import TestClient
 
-from driftline.core import ConfigError, load_settings
-from retrain import train
+from driftline.core import ConfigError, Registry, load_settings
+from retrain import TrainingOutcome, train
+from service.admin import MAX_ADMIN_BODY_BYTES, AdminAPI
+from service.openapi import complete_document
 from tests.factories import feature_row, make_loans
 from tests.service.conftest import Served, serve_trained
 
@@ -148,3 +153,71 @@ def test_the_token_comes_from_the_environment_and_is_never_shown(
     with pytest.raises(ConfigError, match="at least 16 characters") as refused:
         load_settings(config)
     assert "short-secret" not in str(refused.value)
+
+
+@pytest.fixture
+def admin_app(registry: Registry, trained: TrainingOutcome) -> Iterator[TestClient]:
+    """The admin API alone, in front of a registry with version 1 in production."""
+    api = AdminAPI(SecretStr(TOKEN), lambda: registry)
+    with TestClient(Starlette(routes=api.routes()), headers={"Authorization": f"Bearer {TOKEN}"}) as client:
+        yield client
+
+
+VERSION = "expected a registered model version number (an integer from 1)"
+REASON = "expected text of 1 to 500 characters saying why (recorded in the promotion history)"
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ('{"version": "2"}', f"field 'version': input should be a valid integer; {VERSION}"),
+        ('{"version": true}', f"field 'version': input should be a valid integer; {VERSION}"),
+        ('{"version": 2.5}', f"field 'version': input should be a valid integer; {VERSION}"),
+        ('{"version": 1099511627776}', f"field 'version': input should be less than or equal to 2147483647; {VERSION}"),
+        ('{"version": 0}', f"field 'version': input should be greater than or equal to 1; {VERSION}"),
+        ("{}", f"field 'version': field required; {VERSION}"),
+        ('{"version": 2, "x": 1}', "field 'x': unknown field; the fields are version (required), reason (optional)"),
+        ('{"version": 2, "reason": ""}', f"field 'reason': string should have at least 1 character; {REASON}"),
+        ('{"version": 2, "reason": 7}', f"field 'reason': input should be a valid string; {REASON}"),
+        ("[2]", "field 'body': expected a JSON object"),
+        ('{"version": 2', "field 'body': malformed JSON: EOF while parsing an object at line 1 column 13"),
+        ("", "field 'body': empty; send a JSON object"),
+    ],
+)
+def test_a_bad_promote_body_is_a_400_naming_the_field(admin_app: TestClient, body: str, message: str) -> None:
+    """Each way a promote body can be wrong is a 400 whose message names the field and what it should be."""
+    response = admin_app.post("/admin/promote", content=body, headers={"content-type": "application/json"})
+    assert (400, message) == (response.status_code, response.json()["error"])
+
+
+def test_a_bad_rollback_body_names_the_only_field_it_takes(admin_app: TestClient) -> None:
+    """A rollback body with another field is refused naming that field and the one it takes."""
+    answer = admin_app.post("/admin/rollback", json={"version": 1}).json()
+    assert "field 'version': unknown field; the fields are reason (optional)" == answer["error"]
+
+
+def test_a_body_over_the_limit_is_a_413(admin_app: TestClient) -> None:
+    """An admin body over MAX_ADMIN_BODY_BYTES is refused with a 413 before it is parsed."""
+    body = b'{"reason": "' + b"x" * MAX_ADMIN_BODY_BYTES + b'"}'
+    assert 413 == admin_app.post("/admin/rollback", content=body).status_code
+
+
+def test_a_promotion_answers_the_change_it_recorded(admin_app: TestClient, registry: Registry, settings: Any) -> None:
+    """The answer of a promotion names the new and the previous version, and how and why it is recorded."""
+    second = train(settings, registry, trigger="test").version.version
+    answer = admin_app.post("/admin/promote", json={"version": second, "reason": "canary looked good"}).json()
+    expected = {"model_version": second, "previous_version": 1, "promotion_kind": "manual"}
+    assert {**expected, "promotion_reason": "canary looked good"} == answer
+
+
+def test_the_documented_admin_bodies_are_the_models_schemas() -> None:
+    """The OpenAPI document's admin request schemas are generated from the models that validate the bodies."""
+    document: dict[str, Any] = {"paths": {}}
+    complete_document(document, json_paths=(), upload_paths=())
+    promote = document["paths"]["/admin/promote"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    schema = document["components"]["schemas"][promote["$ref"].rsplit("/", 1)[1]]
+    assert (["version"], False, 500) == (
+        schema["required"],
+        schema["additionalProperties"],
+        schema["properties"]["reason"]["maxLength"],
+    )

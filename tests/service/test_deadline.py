@@ -10,7 +10,7 @@ import httpx
 import pytest
 from starlette.types import Receive, Scope, Send
 
-from service.deadline import RequestDeadline, take_over_bentoml_timeout
+from service.deadline import RequestDeadline
 
 
 class Slow:
@@ -95,19 +95,3 @@ def test_other_scopes_are_left_alone(scope_type: str) -> None:
 
     asyncio.run(RequestDeadline(app, seconds=0.01)({"type": scope_type}, noop, ignore))
     assert [scope_type] == seen
-
-
-def test_bentoml_builds_its_traffic_timeout_from_the_deadline() -> None:
-    """After the take-over, the middleware BentoML's app factory adds for `traffic.timeout` is a RequestDeadline."""
-    from bentoml._internal.server.base_app import BaseAppFactory
-    from bentoml._internal.server.http import traffic
-
-    original = traffic.TimeoutMiddleware
-    try:
-        take_over_bentoml_timeout()
-        factory = type("Factory", (BaseAppFactory,), {"name": "test"})(timeout=42.0, max_concurrency=None)
-        (middleware,) = factory.middlewares
-        built = middleware.cls(Slow(0), **middleware.kwargs)  # type: ignore[operator]
-        assert isinstance(built, RequestDeadline) and 42.0 == built.seconds
-    finally:
-        traffic.TimeoutMiddleware = original  # type: ignore[misc]
