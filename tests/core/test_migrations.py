@@ -3,7 +3,6 @@ schemas are refused or upgraded under the lock, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-import shutil
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -18,11 +17,6 @@ from alembic.runtime.migration import MigrationContext
 from driftline.core import SchemaOutdated, SchemaUnrecognised, Store, prediction_records
 from driftline.core.store import BASELINE, Migrations, create_engine, metadata
 from driftline.core.store.migrator import include_object
-
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
-UNVERSIONED = FIXTURES / "unversioned-store" / "driftline.sqlite"
-NEXT = Migrations([FIXTURES / "next_revision"])
-"""The package's revisions plus a throwaway one after them: what a newer release would bring."""
 
 
 @pytest.fixture
@@ -56,7 +50,7 @@ def test_the_newest_revision_matches_the_tables(engine: sa.Engine) -> None:
     assert [] == differences(engine)
 
 
-def test_the_baseline_makes_what_create_all_made(tmp_path: Path) -> None:
+def test_the_baseline_makes_what_create_all_made(tmp_path: Path, unversioned_store: Path) -> None:
     """On SQLite the baseline revision writes, table by table and index by index, the DDL of the fixture store
     that `metadata.create_all` made before migrations."""
 
@@ -67,7 +61,7 @@ def test_the_baseline_makes_what_create_all_made(tmp_path: Path) -> None:
 
     new = tmp_path / "new.db"
     Store(f"sqlite:///{new}").dispose()
-    assert ddl(UNVERSIONED) == ddl(new)
+    assert ddl(unversioned_store / "driftline.sqlite") == ddl(new)
 
 
 def test_a_new_database_is_created_at_the_newest_revision(store_url: str, engine: sa.Engine) -> None:
@@ -76,10 +70,9 @@ def test_a_new_database_is_created_at_the_newest_revision(store_url: str, engine
     assert Migrations().head == revision(engine)
 
 
-def test_a_store_made_before_migrations_is_stamped_as_the_baseline(tmp_path: Path) -> None:
+def test_a_store_made_before_migrations_is_stamped_as_the_baseline(unversioned_store: Path) -> None:
     """Opening a store that has the baseline's tables and no revision records it as the baseline."""
-    path = tmp_path / "old.db"
-    shutil.copy(UNVERSIONED, path)
+    path = unversioned_store / "driftline.sqlite"
     Store(f"sqlite:///{path}").dispose()
     engine = create_engine(f"sqlite:///{path}")
     assert BASELINE == revision(engine)
@@ -93,53 +86,61 @@ def test_tables_unlike_the_baseline_are_refused(store_url: str, engine: sa.Engin
         Store(store_url)
 
 
-def test_an_older_revision_is_refused_naming_the_upgrade_command(store_url: str, engine: sa.Engine) -> None:
+def test_an_older_revision_is_refused_naming_the_upgrade_command(
+    store_url: str, engine: sa.Engine, next_release: Migrations
+) -> None:
     """A release whose newest revision is ahead of the store refuses to open it and changes nothing."""
     Store(store_url).dispose()
     with pytest.raises(SchemaOutdated, match="run `driftline db upgrade`"):
-        Store(store_url, migrations=NEXT)
+        Store(store_url, migrations=next_release)
     assert Migrations().head == revision(engine)
 
 
-def test_a_revision_from_a_newer_release_is_refused(store_url: str, engine: sa.Engine) -> None:
+def test_a_revision_from_a_newer_release_is_refused(
+    store_url: str, engine: sa.Engine, next_release: Migrations
+) -> None:
     """A store upgraded by a newer release is refused by this one, naming the revision."""
-    NEXT.upgrade(engine)
+    next_release.upgrade(engine)
     with pytest.raises(SchemaUnrecognised, match="its revision t0002 is not one this release knows"):
         Store(store_url)
 
 
-def test_upgrade_keeps_the_rows_of_a_table_it_alters(store_url: str, engine: sa.Engine) -> None:
+def test_upgrade_keeps_the_rows_of_a_table_it_alters(
+    store_url: str, engine: sa.Engine, next_release: Migrations
+) -> None:
     """The throwaway revision alters the prediction log (a table copy on SQLite); every row is still there."""
     store = Store(store_url)
     for n in range(3):
         log_one(store, f"r{n}")
     store.dispose()
-    NEXT.upgrade(engine)
-    upgraded = Store(store_url, migrations=NEXT)
+    next_release.upgrade(engine)
+    upgraded = Store(store_url, migrations=next_release)
     assert 3 == upgraded.count_predictions()
     upgraded.dispose()
 
 
-def test_upgrade_keeps_the_unique_request_id(store_url: str, engine: sa.Engine) -> None:
+def test_upgrade_keeps_the_unique_request_id(store_url: str, engine: sa.Engine, next_release: Migrations) -> None:
     """After the table copy a request_id logged twice is still one row (the write relies on the unique index)."""
     Store(store_url).dispose()
-    NEXT.upgrade(engine)
-    store = Store(store_url, migrations=NEXT)
+    next_release.upgrade(engine)
+    store = Store(store_url, migrations=next_release)
     log_one(store, "r1")
     log_one(store, "r1")
     assert 1 == store.count_predictions()
     store.dispose()
 
 
-def test_upgrade_keeps_the_indexes(store_url: str, engine: sa.Engine) -> None:
+def test_upgrade_keeps_the_indexes(store_url: str, engine: sa.Engine, next_release: Migrations) -> None:
     """After the table copy the prediction log keeps the indexes the window reads use."""
     Store(store_url).dispose()
-    NEXT.upgrade(engine)
+    next_release.upgrade(engine)
     indexes = {index["name"] for index in sa.inspect(engine).get_indexes("predictions")}
     assert {"ix_predictions_created_at", "ix_predictions_version_id"} <= indexes
 
 
-def test_concurrent_upgrades_apply_each_revision_once(store_url: str, engine: sa.Engine) -> None:
+def test_concurrent_upgrades_apply_each_revision_once(
+    store_url: str, engine: sa.Engine, next_release: Migrations
+) -> None:
     """Four upgrades started at once on an empty database all succeed: each waits for the lock and finds the
     work done, where two running the same DDL would collide."""
     failures: list[BaseException] = []
@@ -149,7 +150,7 @@ def test_concurrent_upgrades_apply_each_revision_once(store_url: str, engine: sa
         own = create_engine(store_url)
         start.wait()
         try:
-            NEXT.upgrade(own)
+            next_release.upgrade(own)
         except BaseException as exc:  # collected for the assert below
             failures.append(exc)
         finally:
