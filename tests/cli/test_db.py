@@ -12,8 +12,9 @@ from typing import Any
 import httpx
 import pytest
 
+from driftline.cli.db import current_revision, upgrade_store
 from driftline.cli.main import main
-from driftline.core import Migrations
+from driftline.core import Migrations, load_settings
 from driftline.core.store import create_engine, metadata
 from tests.factories import feature_row, make_loans, write_config
 from tests.processes import free_port, stop_process_group
@@ -123,6 +124,30 @@ def test_commands_refuse_a_schema_from_a_newer_release(
         "(a store upgraded by a newer release needs that release)"
     )
     assert [(2, f"driftline {name}: {refusal}\n") for name in ("serve", "monitor", "status")] == lines
+
+
+def test_upgrade_applies_a_pending_revision_and_says_so(
+    old_store: Path, next_release: Migrations, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`db upgrade` of a release one revision ahead prints the revision it applied and where the schema is now."""
+    upgrade(old_store, capsys)
+    upgrade_store(load_settings(old_store), next_release)
+    out, err = capsys.readouterr()
+    assert (
+        "[db] applied t0002: A throwaway revision after the package's newest, for tests: a schema one release "
+        "ahead of a store at the newest.",
+        "schema at revision t0002, the newest (was 0001)\n",
+    ) == (err.splitlines()[1], out)
+
+
+def test_current_names_the_upgrade_a_newer_release_needs(
+    old_store: Path, next_release: Migrations, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`db current` against a release one revision ahead names the revision it needs and the command, exit 1."""
+    upgrade(old_store, capsys)
+    code = current_revision(load_settings(old_store), next_release)
+    shown = "revision 0001; this release needs t0002: run `driftline db upgrade`\n"
+    assert (1, shown) == (code, capsys.readouterr().out)
 
 
 @pytest.mark.integration

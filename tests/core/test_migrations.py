@@ -182,3 +182,16 @@ def test_processes_opening_a_new_database_at_once_all_start(store_url: str, engi
     for thread in threads:
         thread.join()
     assert [] == failures
+
+
+@pytest.mark.integration
+def test_a_postgresql_store_made_before_migrations_upgrades(postgres_url: str, unversioned_store: Path) -> None:
+    """A PostgreSQL database with the tables `create_all` made there before migrations (the fixture's DDL) is
+    upgraded to the newest revision and then differs in nothing from tables.py."""
+    engine = create_engine(postgres_url)
+    with engine.begin() as conn:
+        for statement in (unversioned_store / "postgresql.sql").read_text(encoding="utf-8").splitlines():
+            conn.exec_driver_sql(statement)
+    Migrations().upgrade(engine)
+    assert ([], Migrations().head) == (differences(engine), revision(engine))
+    engine.dispose()
