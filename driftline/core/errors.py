@@ -120,7 +120,4 @@ class SchemaUnrecognised(DriftlineError):
 
     def __init__(self, reason: str) -> None:
         self.reason = reason
-        super().__init__(
-            f"the store's schema is not one this release can use: {reason} "
-            "(a store upgraded by a newer release needs that release)"
-        )
+        super().__init__(f"the store's schema is not one this release can use: {reason}")

@@ -121,7 +121,7 @@ def test_commands_refuse_a_schema_from_a_newer_release(
         lines.append((code, capsys.readouterr().err))
     refusal = (
         "the store's schema is not one this release can use: its revision t0002 is not one this release knows "
-        "(a store upgraded by a newer release needs that release)"
+        "(a store upgraded by a newer release needs that release, or the backup taken before the upgrade)"
     )
     assert [(2, f"driftline {name}: {refusal}\n") for name in ("serve", "monitor", "status")] == lines
 

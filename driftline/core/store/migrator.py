@@ -104,12 +104,12 @@ class Migrations:
             if state.empty:
                 command.upgrade(self.config(conn), "head")
             elif state.revision is None:
-                self._adopt(conn, state)
+                self._adopt(conn)
                 if BASELINE != self.head:
                     raise SchemaOutdated(f"{BASELINE} (made before migrations)", self.head)
                 command.stamp(self.config(conn), BASELINE)
             elif not self.known(state.revision):
-                raise SchemaUnrecognised(f"its revision {state.revision} is not one this release knows")
+                raise _unknown(state.revision)
             elif state.revision != self.head:
                 raise SchemaOutdated(state.revision, self.head)
 
@@ -118,11 +118,11 @@ class Migrations:
         with self._locked(engine) as conn:
             state = _state(conn)
             if state.revision is None and not state.empty:
-                self._adopt(conn, state)
+                self._adopt(conn)
                 command.stamp(self.config(conn), BASELINE)
                 progress(f"tables made before migrations match revision {BASELINE}: stamped {BASELINE}")
             elif state.revision is not None and not self.known(state.revision):
-                raise SchemaUnrecognised(f"its revision {state.revision} is not one this release knows")
+                raise _unknown(state.revision)
             command.upgrade(self.config(conn, progress), "head")
         return state.revision or "none"
 
@@ -141,12 +141,13 @@ class Migrations:
         finally:
             scratch.dispose()
 
-    def _adopt(self, conn: Connection, state: SchemaState) -> None:
+    def _adopt(self, conn: Connection) -> None:
         """Refuse a database without a revision unless its tables and columns are those of `BASELINE`."""
         inspector = sa.inspect(conn)
+        present = set(inspector.get_table_names())
         problems = []
         for table, expected in sorted(self.baseline_columns().items()):
-            if table not in state.tables:
+            if table not in present:
                 problems.append(f"table {table} is missing")
                 continue
             found = {column["name"] for column in inspector.get_columns(table)}
@@ -182,6 +183,13 @@ def include_object(obj: Any, name: str | None, type_: str, reflected: bool, comp
     """What the migrations cover: everything in the database but APScheduler's job table, which APScheduler
     creates and owns (autogenerate and the models-and-migrations test pass this to Alembic)."""
     return not (type_ == "table" and name == SCHEDULER_JOBS_TABLE)
+
+
+def _unknown(revision: str) -> SchemaUnrecognised:
+    return SchemaUnrecognised(
+        f"its revision {revision} is not one this release knows (a store upgraded by a newer release needs that "
+        "release, or the backup taken before the upgrade)"
+    )
 
 
 def _state(conn: Connection) -> SchemaState:
