@@ -24,6 +24,8 @@ context.configure(
     # on PostgreSQL
     render_as_batch=True,
     include_object=include_object,
+    # the caller's transaction holds every step, SQLite's included (its DDL is transactional once begun)
+    transactional_ddl=True,
     on_version_apply=config.attributes.get("on_version_apply", ()),
 )
 with context.begin_transaction():
