@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
 
-.PHONY: install system-deps up demo test test-fast lint bench load soak clean
+.PHONY: install system-deps up demo test test-fast lint revision bench load soak clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,10 @@ lint: install
 	$(VENV)/bin/ruff format --check driftline service monitoring retrain tests bench
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
+
+## revision: the next schema migration from what changed in driftline/core/store/tables.py (m="what changed")
+revision: install
+	$(PY) scripts/new_revision.py "$(m)"
 
 ## bench: serving and drift-check benchmarks; results are recorded in docs/BENCHMARKS.md
 bench: install system-deps

@@ -1,7 +1,9 @@
-"""Fixture chain: data -> config -> settings -> registry -> trained (promoted) version."""
+"""Fixture chain: data -> config -> settings -> registry -> trained (promoted) version; and the stores and
+revisions the schema-upgrade tests start from (tests/fixtures/)."""
 
 from __future__ import annotations
 
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,7 +12,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from driftline.core import Registry, Settings, Store, load_settings
+from driftline.core import Migrations, Registry, Settings, Store, load_settings
 from retrain import TrainingOutcome, train
 from tests.factories import make_loans, write_config
 from tests.processes import postgres_server
@@ -48,6 +50,23 @@ def registry(settings: Settings) -> Iterator[Registry]:
 @pytest.fixture
 def trained(settings: Settings, registry: Registry) -> TrainingOutcome:
     return train(settings, registry, trigger="test")
+
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.fixture
+def unversioned_store(tmp_path: Path) -> Path:
+    """A copy of the store made before migrations (`driftline.sqlite`, `bentoml/`; see its make_ script)."""
+    folder = tmp_path / "unversioned-store"
+    shutil.copytree(FIXTURES / "unversioned-store", folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def next_release() -> Migrations:
+    """The package's revisions plus a throwaway one after them (t0002): what a newer release would bring."""
+    return Migrations([FIXTURES / "next_revision"])
 
 
 @pytest.fixture(scope="session")

@@ -17,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from driftline.cli import logs, status
+from driftline.cli.db import current_revision, upgrade_store
 from driftline.cli.demo import run_demo
 from driftline.cli.monitor import build_loop, run_monitor
 from driftline.cli.prometheus import start_prometheus
@@ -26,6 +27,7 @@ from driftline.cli.serve import exec_service, start_service
 from driftline.core import (
     DataError,
     DriftlineError,
+    Migrations,
     Registry,
     Settings,
     Store,
@@ -247,15 +249,26 @@ def cmd_rollback(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
+    return upgrade_store(settings, Migrations())
+
+
+def cmd_db_current(args: argparse.Namespace, settings: Settings) -> int:
+    return current_revision(settings, Migrations())
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="driftline", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="log at info level (default: warnings only)")
     commands = parser.add_subparsers(dest="command", required=True)
 
     def command(
-        name: str, handler: Callable[[argparse.Namespace, Settings], int], help_text: str
+        name: str,
+        handler: Callable[[argparse.Namespace, Settings], int],
+        help_text: str,
+        group: argparse._SubParsersAction[argparse.ArgumentParser] = commands,
     ) -> argparse.ArgumentParser:
-        sub = commands.add_parser(name, help=help_text, description=help_text)
+        sub = group.add_parser(name, help=help_text, description=help_text)
         sub.add_argument("--config", help="YAML config file (default: $DRIFTLINE_CONFIG, else driftline.yaml)")
         sub.set_defaults(handler=handler)
         return sub
@@ -304,6 +317,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--reason", default="manual promotion")
     sub = command("rollback", cmd_rollback, "back to the previous production version")
     sub.add_argument("--reason", default="manual rollback")
+    db_help = "the store's schema: apply its migrations, show its revision"
+    db = commands.add_parser("db", help=db_help, description=db_help).add_subparsers(dest="action", required=True)
+    command("upgrade", cmd_db_upgrade, "apply the store's schema migrations (Alembic), under a lock", db)
+    command("current", cmd_db_current, "print the store's schema revision; exit code 1 unless it is the newest", db)
     return parser
 
 

@@ -101,3 +101,23 @@ class PromotionRefused(DriftlineError):
     def __init__(self, reason: str) -> None:
         self.reason = reason
         super().__init__(f"promotion refused: {reason}; production unchanged")
+
+
+class SchemaOutdated(DriftlineError):
+    """Raised when the store's schema is at an older revision than this release needs; nothing was changed."""
+
+    def __init__(self, current: str, head: str) -> None:
+        self.current = current
+        self.head = head
+        super().__init__(
+            f"the store's schema is at revision {current} and this release needs {head}: "
+            "back up the store, then run `driftline db upgrade`"
+        )
+
+
+class SchemaUnrecognised(DriftlineError):
+    """Raised when the store's database holds a schema this release cannot place among its revisions."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(f"the store's schema is not one this release can use: {reason}")

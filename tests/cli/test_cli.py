@@ -135,6 +135,12 @@ def test_bentoml_build_packages_the_service(tmp_path: Path) -> None:
     store_modules = sorted(path.name for path in (root / "driftline" / "core" / "store").glob("*.py"))
     assert store_modules == sorted(path.name for path in (source / "driftline" / "core" / "store").glob("*.py"))
     assert (source / "driftline" / "bentoml_compat.py").exists()  # the service's hooks into BentoML
+
+    def migrations(root: Path) -> list[str]:
+        folder = root / "driftline" / "core" / "store" / "migrations"
+        return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file() and p.suffix != ".pyc")
+
+    assert migrations(root) == migrations(source)
     assert "data:" in (source / "driftline" / "core" / "driftline.yaml").read_text(encoding="utf-8")
     assert [] == [name for name in ("monitoring", "retrain", "driftline/cli") if (source / name).exists()]
 

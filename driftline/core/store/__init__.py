@@ -1,10 +1,13 @@
 """The store: every record Driftline keeps, in one SQL database (SQLite file by default, PostgreSQL by URL).
 
 SQLAlchemy Core, no ORM, one module per concern (see `facade.py`); `Store` is what the rest of Driftline uses.
+The schema's revisions are Alembic migrations (`migrator.py`, `migrations/`); `Migrations` upgrades a store.
 The tables are exported too, for benchmarks and tests that read the database directly.
 """
 
+from driftline.core.store.engine import create_engine
 from driftline.core.store.facade import Store
+from driftline.core.store.migrator import BASELINE, Migrations, SchemaState
 from driftline.core.store.rows import (
     CheckRow,
     LabelledRow,
@@ -29,17 +32,21 @@ from driftline.core.store.tables import (
 )
 
 __all__ = [
+    "BASELINE",
     "SCHEDULER_JOBS_TABLE",
     "CheckRow",
     "LabelledRow",
+    "Migrations",
     "Payload",
     "Picked",
     "PromotionRow",
     "RunRow",
     "SampledRow",
+    "SchemaState",
     "Store",
     "VersionRow",
     "checks",
+    "create_engine",
     "feedback",
     "leases",
     "metadata",

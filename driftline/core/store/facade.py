@@ -11,18 +11,24 @@ from driftline.core.store.drift_checks import DriftChecks
 from driftline.core.store.engine import create_engine
 from driftline.core.store.lease import Leases
 from driftline.core.store.live import LiveTraffic
+from driftline.core.store.migrator import Migrations
 from driftline.core.store.runs import Runs
-from driftline.core.store.tables import metadata
 from driftline.core.store.versions import Versions
 
 
 class Store(Versions, Runs, LiveTraffic, Leases, DriftChecks):
     """All reads and writes of Driftline's records; safe to share between threads."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, migrations: Migrations | None = None) -> None:
+        """Open the store at `url`: a new database gets the schema; one at an older revision is refused (see
+        `migrator.py`), naming `driftline db upgrade`."""
         super().__init__(create_engine(url))
         self.url = url
-        metadata.create_all(self.engine)
+        try:
+            (migrations or Migrations()).open(self.engine)
+        except BaseException:
+            self.engine.dispose()
+            raise
 
     def dispose(self) -> None:
         """Close the pooled connections (a process that forked, or is done with the store)."""

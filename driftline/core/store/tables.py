@@ -1,6 +1,7 @@
 """The store's tables, in one place: the schema every concern of the store reads and writes.
 
-SQLAlchemy Core tables on one `MetaData`, created by `Store` on start. APScheduler's job table lives in the same
+SQLAlchemy Core tables on one `MetaData`; the migrations in `migrations/versions/` create and change them, and a
+test checks that the newest revision and these tables agree. APScheduler's job table lives in the same
 database but belongs to APScheduler (it creates and writes it); its name is fixed here because the monitor's
 scheduler and `driftline status` must agree on it.
 """
@@ -102,5 +103,5 @@ leases = sa.Table(
     sa.Column("expires_at", sa.Float, nullable=False),
 )
 
-# the columns of APScheduler's table that Driftline reads; outside `metadata`, so `create_all` leaves it alone
+# the columns of APScheduler's table that Driftline reads; outside `metadata`, so the migrations leave it alone
 scheduler_jobs = sa.table(SCHEDULER_JOBS_TABLE, sa.column("id"), sa.column("next_run_time"))
