@@ -37,6 +37,7 @@ NOT_CONFIRMED = "the change was not confirmed; see `driftline status` before try
 
 
 def _reason(default: str) -> str:
+    """The `reason` field with the default an endpoint records (typed as the value pydantic puts there)."""
     return Field(
         default,
         strict=True,

@@ -1,6 +1,7 @@
-"""The processes tests start and the loops that wait for them: free ports, bounded polling, process groups, and a
-throwaway PostgreSQL server (which the reliability tests also stop and start again, or pause, to take the store
-away).
+"""The processes tests start and the loops that wait for them, in one place: free ports, bounded polling, process
+groups, the `driftline` servers (`serve`, `monitor`, `up`) and Prometheus started until they answer, a trained model
+served for a block (`serve_trained`), and a throwaway PostgreSQL server (which the reliability tests also stop and
+start again, or pause, to take the store away).
 """
 
 from __future__ import annotations
@@ -12,14 +13,24 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import psutil
 import sqlalchemy as sa
+from prometheus_client.parser import text_string_to_metric_families
+
+from driftline.bentoml_compat import WORKER_MODULE
+from driftline.core import Registry, Settings, Store, load_settings
+from driftline.core.store import predictions
+from retrain import train
+from tests.factories import make_loans, write_config
 
 
 def free_port() -> int:
@@ -53,6 +64,174 @@ def stop_process_group(process: subprocess.Popen[bytes], timeout: float = 60) ->
     # workers left behind by a killed arbiter would keep the port and the store open
     with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)
+
+
+# what each server command answers 200 on once it is ready
+READY_PATH = {"serve": "/readyz", "up": "/readyz", "monitor": "/healthz"}
+
+
+def answers(url: str) -> bool:
+    """True when a GET of `url` answers 200; a refused or failed connection is False."""
+    with contextlib.suppress(httpx.HTTPError):
+        return httpx.get(url, timeout=2).status_code == 200
+    return False
+
+
+def start_driftline(
+    command: str,
+    port: int,
+    *arguments: str,
+    log: Path,
+    config: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    seconds: float = 90,
+    wait: bool = True,
+) -> subprocess.Popen[bytes]:
+    """`driftline COMMAND --port PORT` in its own session, once it answers on 127.0.0.1:PORT (see READY_PATH);
+    with `wait=False` at once, for starting several together.
+
+    Only `env` and the config file speak: DRIFTLINE_* variables of the calling shell are dropped. Everything the
+    process prints goes to `log` (BentoML sends its workers' logs to stdout), whose end a failure quotes.
+    """
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("DRIFTLINE_")}
+    with_config = ["--config", str(config)] if config is not None else []
+    return start_server(
+        [sys.executable, "-m", "driftline.cli", command, *with_config, "--port", str(port), *arguments],
+        f"http://127.0.0.1:{port}{READY_PATH[command]}",
+        log=log,
+        env={**clean, **(env or {})},
+        seconds=seconds,
+        wait=wait,
+    )
+
+
+def start_prometheus(config: Path, port: int, *, data: Path, log: Path, seconds: float = 60) -> subprocess.Popen[bytes]:
+    """Prometheus with `config` and its time series in `data`, once it is ready on 127.0.0.1:PORT."""
+    command = ["prometheus", f"--config.file={config}", f"--storage.tsdb.path={data}"]
+    return start_server(
+        [*command, f"--web.listen-address=127.0.0.1:{port}"],
+        f"http://127.0.0.1:{port}/-/ready",
+        log=log,
+        seconds=seconds,
+    )
+
+
+def start_server(
+    command: list[str],
+    ready_url: str,
+    *,
+    log: Path,
+    env: Mapping[str, str] | None = None,
+    seconds: float = 90,
+    wait: bool = True,
+) -> subprocess.Popen[bytes]:
+    """`command` in its own session with its output in `log`, once `ready_url` answers 200; stopped again if it
+    exits or does not get there in `seconds` (the failure quotes the end of `log`). With `wait=False`, at once."""
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            command,
+            env=None if env is None else dict(env),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def ready() -> bool:
+        if process.poll() is not None:
+            started = " ".join(Path(part).name for part in command[:4])
+            raise RuntimeError(f"{started} exited: {log.read_text(errors='replace')[-3000:]}")
+        return answers(ready_url)
+
+    if not wait:
+        return process
+    try:
+        wait_for(f"{ready_url} to answer", ready, seconds, every=0.3)
+    except BaseException:
+        stop_process_group(process)
+        raise
+    return process
+
+
+@dataclass
+class Served:
+    """A running `driftline serve` (which becomes `bentoml serve`) over a trained loans model, and its store."""
+
+    url: str
+    config: Path
+    settings: Settings
+    registry: Registry
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    @property
+    def store(self) -> Store:
+        return self.registry.store
+
+    def log_text(self) -> str:
+        """What the service printed (BentoML's log lines, stdout and stderr)."""
+        return self.log.read_text(errors="replace")
+
+    def metric(self, name: str, **labels: str) -> float:
+        """The sum of one metric's samples on GET /metrics whose labels include `labels`."""
+        text = httpx.get(f"{self.url}/metrics", timeout=10).text
+        total = 0.0
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
+                    total += sample.value
+        return total
+
+    def workers(self) -> set[int]:
+        """PIDs of the worker processes under the serve process."""
+        children = psutil.Process(self.process.pid).children(recursive=True)
+        return {c.pid for c in children if _is_worker(c)}
+
+    def client_connections(self, pid: int) -> int:
+        """Established client connections the worker `pid` holds on the service's port."""
+        port = int(self.url.rsplit(":", 1)[1])
+        sockets = psutil.Process(pid).net_connections(kind="tcp")
+        return sum(1 for c in sockets if c.status == psutil.CONN_ESTABLISHED and c.laddr.port == port)
+
+    def logged(self, request_ids: list[str]) -> set[str]:
+        """Which of these request ids are rows of the predictions table."""
+        found: set[str] = set()
+        with self.store.engine.connect() as conn:
+            for start in range(0, len(request_ids), 500):
+                chunk = request_ids[start : start + 500]
+                found.update(
+                    conn.execute(sa.select(predictions.c.request_id).where(predictions.c.request_id.in_(chunk)))
+                    .scalars()
+                    .all()
+                )
+        return found
+
+
+def _is_worker(process: psutil.Process) -> bool:
+    with contextlib.suppress(psutil.Error):
+        return WORKER_MODULE in process.cmdline()
+    return False
+
+
+@contextlib.contextmanager
+def serve_trained(folder: Path, log: Path | None = None, *, workers: int = 1, **overrides: Any) -> Iterator[Served]:
+    """Train a loans model into `folder` and run `driftline serve` with `workers` on it, on a free port, for the
+    block. `overrides` are config fields (`store__url=…`); the output goes to `log`, by default `service.log`."""
+    data = folder / "loans.csv"
+    make_loans(2000).to_csv(data, index=False)
+    config = write_config(folder, data, serving__workers=workers, **overrides)
+    settings = load_settings(config)
+    registry = Registry(Store(settings.store.url), settings.store.model_dir)
+    try:
+        train(settings, registry, trigger="test")
+        port = free_port()
+        log = log or folder / "service.log"
+        process = start_driftline("serve", port, config=config, log=log)
+        try:
+            yield Served(f"http://127.0.0.1:{port}", config, settings, registry, process, log)
+        finally:
+            stop_process_group(process)
+    finally:
+        registry.store.dispose()
 
 
 class RestartablePostgres:

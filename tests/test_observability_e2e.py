@@ -7,12 +7,12 @@ show its drift table in a real browser.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -28,21 +28,10 @@ from driftline.cli.prometheus import local_config
 from driftline.core import Registry, Store, load_dataset, load_settings
 from driftline.core.settings import DEFAULT_CONFIG
 from retrain import train
-from tests.processes import free_port, stop_process_group, wait_for
-from tests.service.conftest import wait_ready
+from tests.processes import free_port, start_driftline, start_prometheus, stop_process_group, wait_for
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def start(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "driftline.cli", *args],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
 
 
 def prometheus_config(folder: Path, service: str, monitor: str) -> Path:
@@ -64,22 +53,19 @@ def prometheus_config(folder: Path, service: str, monitor: str) -> Path:
 @pytest.fixture(scope="module")
 def stack() -> Iterator[dict[str, Any]]:
     folder = Path(tempfile.mkdtemp(prefix="driftline-e2e-"))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DRIFTLINE_")}
-    env.update(
-        {
-            "DRIFTLINE_CONFIG": str(DEFAULT_CONFIG),
-            "DRIFTLINE_STORE__URL": f"sqlite:///{folder / 'store.db'}",
-            "DRIFTLINE_STORE__MODEL_DIR": str(folder / "bentoml"),
-            "DRIFTLINE_MODEL__PARAMS": '{"max_iter": 50}',
-            "DRIFTLINE_MONITORING__WINDOW_ROWS": "1500",
-            "DRIFTLINE_MONITORING__MIN_ROWS": "300",
-            "DRIFTLINE_MONITORING__SAMPLE_ROWS": "1500",
-            "DRIFTLINE_MONITORING__INTERVAL_SECONDS": "2",
-            "DRIFTLINE_MONITORING__REPORTS_DIR": str(folder / "reports"),
-            "DRIFTLINE_SERVING__LOG_FLUSH_SECONDS": "0.2",
-        }
-    )
-    os.environ.update({k: v for k, v in env.items() if k.startswith("DRIFTLINE_")})
+    env = {
+        "DRIFTLINE_CONFIG": str(DEFAULT_CONFIG),
+        "DRIFTLINE_STORE__URL": f"sqlite:///{folder / 'store.db'}",
+        "DRIFTLINE_STORE__MODEL_DIR": str(folder / "bentoml"),
+        "DRIFTLINE_MODEL__PARAMS": '{"max_iter": 50}',
+        "DRIFTLINE_MONITORING__WINDOW_ROWS": "1500",
+        "DRIFTLINE_MONITORING__MIN_ROWS": "300",
+        "DRIFTLINE_MONITORING__SAMPLE_ROWS": "1500",
+        "DRIFTLINE_MONITORING__INTERVAL_SECONDS": "2",
+        "DRIFTLINE_MONITORING__REPORTS_DIR": str(folder / "reports"),
+        "DRIFTLINE_SERVING__LOG_FLUSH_SECONDS": "0.2",
+    }
+    os.environ.update(env)
     try:
         settings = load_settings()
     finally:
@@ -88,43 +74,25 @@ def stack() -> Iterator[dict[str, Any]]:
     registry = Registry(Store(settings.store.url), settings.store.model_dir)
     train(settings, registry, trigger="test")
     service_port, monitor_port, prometheus_port = free_port(), free_port(), free_port()
-    service = start(["serve", "--port", str(service_port)], env)
-    monitor = start(["monitor", "--port", str(monitor_port)], env)
-    config = prometheus_config(folder, f"127.0.0.1:{service_port}", f"127.0.0.1:{monitor_port}")
-    prometheus = subprocess.Popen(
-        [
-            "prometheus",
-            f"--config.file={config}",
-            f"--storage.tsdb.path={folder / 'tsdb'}",
-            f"--web.listen-address=127.0.0.1:{prometheus_port}",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
     urls = {
         "service": f"http://127.0.0.1:{service_port}",
         "monitor": f"http://127.0.0.1:{monitor_port}",
         "prometheus": f"http://127.0.0.1:{prometheus_port}",
     }
+    processes: list[subprocess.Popen[bytes]] = []
     try:
-        wait_ready(urls["service"], service)
-        wait_for("monitor", lambda: _ok(f"{urls['monitor']}/healthz"), 60)
-        wait_for("prometheus", lambda: _ok(f"{urls['prometheus']}/-/ready"), 60)
+        processes.append(start_driftline("serve", service_port, env=env, log=folder / "service.log"))
+        processes.append(start_driftline("monitor", monitor_port, env=env, log=folder / "monitor.log"))
+        config = prometheus_config(folder, f"127.0.0.1:{service_port}", f"127.0.0.1:{monitor_port}")
+        log = folder / "prometheus.log"
+        processes.append(start_prometheus(config, prometheus_port, data=folder / "tsdb", log=log))
         drive_summer_traffic(urls["service"], settings)
         yield {"urls": urls, "folder": folder, "registry": registry}
     finally:
-        for process in (service, monitor, prometheus):
+        for process in processes:
             stop_process_group(process)
         registry.store.dispose()
         shutil.rmtree(folder, ignore_errors=True)
-
-
-def _ok(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 def drive_summer_traffic(url: str, settings: Any) -> None:
@@ -199,12 +167,15 @@ def test_every_dashboard_panel_query_returns_data(stack: dict[str, Any]) -> None
                 empty.append((dashboard, title, expr))
         return empty
 
-    deadline = time.monotonic() + 30
-    empty = empty_queries()
-    while empty and time.monotonic() < deadline:
-        time.sleep(2)
-        empty = empty_queries()
-    assert [] == empty
+    last: list[list[tuple[str, str, str]]] = []
+
+    def all_answer() -> bool:
+        last.append(empty_queries())
+        return not last[-1]
+
+    with contextlib.suppress(AssertionError):  # timing out leaves the queries still empty in `last`
+        wait_for("every panel query to return data", all_answer, 30, every=2)
+    assert [] == last[-1]
 
 
 def test_a_drift_alert_fires(stack: dict[str, Any]) -> None:

@@ -6,7 +6,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -14,8 +13,7 @@ import pytest
 
 from driftline.cli.main import main
 from tests.factories import feature_row, make_loans
-from tests.processes import free_port, stop_process_group
-from tests.service.conftest import wait_ready
+from tests.processes import free_port, start_driftline, stop_process_group, wait_for
 
 
 def test_train_then_status_lists_the_version_run_and_promotion(
@@ -79,39 +77,27 @@ def test_errors_exit_2_with_one_clear_line(
 def test_up_trains_the_first_model_and_serves_it(config_file: Path) -> None:
     """On an empty store `driftline up` trains, promotes, serves and monitors; a prediction comes back."""
     port, monitor_port = free_port(), free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DRIFTLINE_")}
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "driftline.cli",
-            "up",
-            "--config",
-            str(config_file),
-            "--port",
-            str(port),
-            "--monitor-port",
-            str(monitor_port),
-            "--prometheus-port",
-            str(free_port()),
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
+    process = start_driftline(
+        "up",
+        port,
+        "--monitor-port",
+        str(monitor_port),
+        "--prometheus-port",
+        str(free_port()),
+        config=config_file,
+        log=config_file.parent / "up.log",
+        seconds=120,
     )
-    url = f"http://127.0.0.1:{port}"
+
+    def leads() -> bool:
+        with contextlib.suppress(httpx.HTTPError, ValueError):
+            return httpx.get(f"http://127.0.0.1:{monitor_port}/healthz", timeout=2).json().get("leader") is True
+        return False
+
     try:
-        wait_ready(url, process, seconds=120)
-        answer = httpx.post(f"{url}/predict", json=feature_row(make_loans(2), 0)).json()
+        answer = httpx.post(f"http://127.0.0.1:{port}/predict", json=feature_row(make_loans(2), 0)).json()
         assert 1 == answer["model_version"]
-        deadline = time.monotonic() + 60
-        health: dict = {}
-        while not health.get("leader") and time.monotonic() < deadline:
-            with contextlib.suppress(httpx.HTTPError):
-                health = httpx.get(f"http://127.0.0.1:{monitor_port}/healthz", timeout=2).json()
-            time.sleep(0.3)
-        assert health.get("leader") is True
+        assert True is wait_for("the monitor to hold the lease", leads, 60, every=0.3)
     finally:
         stop_process_group(process)
 

@@ -1,5 +1,6 @@
-"""Real processes to break: `bentoml serve` on a trained loans model, a PostgreSQL server that can be stopped and
-started again on the same port and data, and a way to make a SQLite file refuse writes.
+"""Real processes to break: services on a trained loans model (`tests/processes.py` starts them), a PostgreSQL
+server that can be stopped, started again on the same port and data, or paused, and a way to make a SQLite file
+refuse writes.
 """
 
 from __future__ import annotations
@@ -8,141 +9,32 @@ import contextlib
 import shutil
 import sqlite3
 import subprocess
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
-import psutil
 import pytest
-import sqlalchemy as sa
-from prometheus_client.parser import text_string_to_metric_families
 
-from driftline.bentoml_compat import WORKER_MODULE
-from driftline.cli.serve import metrics_in_memory, serve_command, service_env
-from driftline.core import Registry, Settings, Store, load_settings
-from driftline.core.settings import CONFIG_ENV
-from driftline.core.store import predictions
-from retrain import train
-from tests.factories import make_loans, write_config
-from tests.processes import RestartablePostgres, free_port, stop_process_group, wait_for
+from tests.processes import RestartablePostgres, Served, serve_trained
 
 # the service ----------------------------------------------------------------------------------------------------
 
 
-@dataclass
-class Service:
-    """A running `bentoml serve` (the process itself, no CLI wrapper in between) and its store."""
-
-    url: str
-    config: Path
-    settings: Settings
-    store: Store
-    process: subprocess.Popen[bytes]
-    stderr_path: Path
-
-    def log_text(self) -> str:
-        """What the service printed (BentoML's log lines, stdout and stderr)."""
-        return self.stderr_path.read_text(errors="replace")
-
-    def metric(self, name: str, **labels: str) -> float:
-        """The sum of one metric's samples on GET /metrics whose labels include `labels`."""
-        text = httpx.get(f"{self.url}/metrics", timeout=10).text
-        total = 0.0
-        for family in text_string_to_metric_families(text):
-            for sample in family.samples:
-                if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
-                    total += sample.value
-        return total
-
-    def workers(self) -> set[int]:
-        """PIDs of the worker processes under the serve process."""
-        children = psutil.Process(self.process.pid).children(recursive=True)
-        return {c.pid for c in children if _is_worker(c)}
-
-    def client_connections(self, pid: int) -> int:
-        """Established client connections the worker `pid` holds on the service's port."""
-        port = int(self.url.rsplit(":", 1)[1])
-        sockets = psutil.Process(pid).net_connections(kind="tcp")
-        return sum(1 for c in sockets if c.status == psutil.CONN_ESTABLISHED and c.laddr.port == port)
-
-    def logged(self, request_ids: list[str]) -> set[str]:
-        """Which of these request ids are rows of the predictions table."""
-        found: set[str] = set()
-        with self.store.engine.connect() as conn:
-            for start in range(0, len(request_ids), 500):
-                chunk = request_ids[start : start + 500]
-                found.update(
-                    conn.execute(sa.select(predictions.c.request_id).where(predictions.c.request_id.in_(chunk)))
-                    .scalars()
-                    .all()
-                )
-        return found
-
-
-def _is_worker(process: psutil.Process) -> bool:
-    with contextlib.suppress(psutil.Error):
-        return WORKER_MODULE in process.cmdline()
-    return False
-
-
-def start_service(folder: Path, store_url: str | None = None, **overrides: Any) -> Service:
-    """Train a loans model into `folder` (or into `store_url`) and start `bentoml serve` on a free port."""
-    data = folder / "loans.csv"
-    make_loans(2000).to_csv(data, index=False)
-    if store_url is not None:
-        overrides["store__url"] = store_url
-    overrides.setdefault("serving__workers", 1)
-    config = write_config(folder, data, **overrides)
-    settings = load_settings(config)
-    store = Store(settings.store.url)
-    train(settings, Registry(store, settings.store.model_dir), trigger="test")
-    port = free_port()
-    # only the config file speaks: DRIFTLINE_* variables of the calling shell would override it
-    env = {k: v for k, v in service_env(settings, config).items() if k == CONFIG_ENV or not k.startswith("DRIFTLINE_")}
-    metrics_in_memory(settings.store.model_dir)  # as `driftline serve` does
-    stderr_path = folder / "service.stderr"
-    with stderr_path.open("wb") as stderr:
-        process = subprocess.Popen(
-            serve_command(port, "127.0.0.1"),
-            env=env,
-            stdout=stderr,
-            stderr=stderr,
-            start_new_session=True,
-        )
-    service = Service(f"http://127.0.0.1:{port}", config, settings, store, process, stderr_path)
-
-    def ready() -> bool:
-        if process.poll() is not None:
-            raise RuntimeError(f"service exited: {stderr_path.read_text(errors='replace')[-3000:]}")
-        with contextlib.suppress(httpx.HTTPError):
-            return httpx.get(f"{service.url}/readyz", timeout=2).status_code == 200
-        return False
-
-    try:
-        wait_for("the service to be ready", ready, 90, every=0.3)
-    except BaseException:
-        stop_process_group(process)
-        raise
-    return service
-
-
 @pytest.fixture
-def service_factory(tmp_path: Path) -> Iterator[Any]:
-    """Starts services with `start_service`; stops every one of them at the end of the test."""
-    started: list[Service] = []
+def service_factory(tmp_path: Path) -> Iterator[Callable[..., Served]]:
+    """Starts services with `serve_trained` (one worker unless told otherwise), each into a folder of its own,
+    optionally on the store at `store_url`; stops every one of them at the end of the test."""
+    folders = iter(range(100))
+    with contextlib.ExitStack() as started:
 
-    def start(store_url: str | None = None, **overrides: Any) -> Service:
-        folder = tmp_path / f"service{len(started)}"
-        folder.mkdir()
-        started.append(start_service(folder, store_url, **overrides))
-        return started[-1]
+        def start(store_url: str | None = None, *, workers: int = 1, **overrides: Any) -> Served:
+            folder = tmp_path / f"service{next(folders)}"
+            folder.mkdir()
+            if store_url is not None:
+                overrides["store__url"] = store_url
+            return started.enter_context(serve_trained(folder, workers=workers, **overrides))
 
-    yield start
-    for service in started:
-        stop_process_group(service.process)
-        service.store.dispose()
+        yield start
 
 
 # PostgreSQL that can be stopped and started again ----------------------------------------------------------------

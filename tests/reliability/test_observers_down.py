@@ -11,18 +11,15 @@ import os
 import signal
 import statistics
 import subprocess
-import sys
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 
 import httpx
 import pytest
 import yaml
 
 from driftline.cli.prometheus import local_config
-from tests.processes import free_port, stop_process_group, wait_for
-from tests.reliability.conftest import Service
+from tests.processes import Served, free_port, start_driftline, start_prometheus, stop_process_group, wait_for
 from tests.reliability.load import Load, Outcome, answered_ids
 
 pytestmark = pytest.mark.integration
@@ -39,17 +36,6 @@ def _get(url: str) -> httpx.Response | None:
 def _status(url: str) -> int | None:
     answer = _get(url)
     return None if answer is None else answer.status_code
-
-
-@contextlib.contextmanager
-def background(args: list[str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """A process in its own session with its output in `log`, stopped at the end if still running."""
-    with log.open("wb") as out:
-        process = subprocess.Popen(args, stdout=out, stderr=out, start_new_session=True)
-    try:
-        yield process
-    finally:
-        stop_process_group(process, timeout=20)
 
 
 def kill_hard(process: subprocess.Popen[bytes]) -> None:
@@ -76,30 +62,25 @@ def latencies(outcomes: list[Outcome], start: float, end: float) -> list[float]:
 
 
 def test_service_keeps_answering_and_logging_when_prometheus_and_the_monitor_die(
-    service_factory: Callable[..., Service],
+    service_factory: Callable[..., Served],
 ) -> None:
     """After Prometheus and then the monitor are killed, every request still gets a 200 as fast, and is logged."""
     service = service_factory(monitoring__interval_seconds=2, monitoring__min_rows=100, monitoring__window_rows=1000)
     folder = service.config.parent
-    monitor_url = f"http://127.0.0.1:{free_port()}"
-    prometheus_url = f"http://127.0.0.1:{free_port()}"
-    monitor_args = [sys.executable, "-m", "driftline.cli", "monitor", "--config", str(service.config)]
+    monitor_port, prometheus_port = free_port(), free_port()
+    monitor_url = f"http://127.0.0.1:{monitor_port}"
+    prometheus_url = f"http://127.0.0.1:{prometheus_port}"
     config = local_config(
         folder, service=service.url.removeprefix("http://"), monitor=monitor_url.removeprefix("http://")
     )
     scrape = yaml.safe_load(config.read_text())
     scrape["global"]["scrape_interval"] = "1s"
     config.write_text(yaml.safe_dump(scrape))
-    prometheus_args = [
-        "prometheus",
-        f"--config.file={config}",
-        f"--storage.tsdb.path={folder / 'tsdb'}",
-        f"--web.listen-address={prometheus_url.removeprefix('http://')}",
-    ]
-    with (
-        background([*monitor_args, "--port", monitor_url.rsplit(":", 1)[1]], folder / "monitor.log") as monitor,
-        background(prometheus_args, folder / "prometheus.log") as prometheus,
-    ):
+    with contextlib.ExitStack() as started:
+        monitor = start_driftline("monitor", monitor_port, config=service.config, log=folder / "monitor.log")
+        started.callback(stop_process_group, monitor, 20)
+        prometheus = start_prometheus(config, prometheus_port, data=folder / "tsdb", log=folder / "prometheus.log")
+        started.callback(stop_process_group, prometheus, 20)
         warm_up = Load(service.url, threads=2, pause=0.05)  # rows for the monitor's first real check
         with warm_up:
             wait_for("Prometheus to scrape the service and the monitor", lambda: both_up(prometheus_url), 60, 0.5)

@@ -16,18 +16,17 @@ from collections.abc import Callable
 
 import pytest
 
-from tests.processes import wait_for
-from tests.reliability.conftest import Service
+from tests.processes import Served, wait_for
 from tests.reliability.load import Load, answered_ids
 
 pytestmark = pytest.mark.integration
 
 
 def test_sigterm_under_load_finishes_accepted_requests_and_logs_every_answer(
-    service_factory: Callable[..., Service],
+    service_factory: Callable[..., Served],
 ) -> None:
     """Under 6 clients, SIGTERM to the serve process: requests sent before it all succeed and all answers are logged."""
-    service = service_factory(serving__workers=2, serving__log_flush_seconds=1.0)
+    service = service_factory(workers=2, serving__log_flush_seconds=1.0)
     with Load(service.url, threads=6) as load:
         wait_for("answers before the signal", lambda: load.ok_since(0) >= 200, 30)
         os.kill(service.process.pid, signal.SIGTERM)

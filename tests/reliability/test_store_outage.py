@@ -22,11 +22,10 @@ from typing import Any
 import httpx
 import pytest
 
-from driftline.core import Registry
 from retrain import train
 from tests.factories import feature_row, make_loans
-from tests.processes import RestartablePostgres, wait_for
-from tests.reliability.conftest import Service, sqlite_unwritable
+from tests.processes import RestartablePostgres, Served, wait_for
+from tests.reliability.conftest import sqlite_unwritable
 from tests.reliability.load import Load, answered_ids
 
 pytestmark = pytest.mark.integration
@@ -36,7 +35,7 @@ OUTAGE_SECONDS = 5.0
 DROP_LINE = re.compile(r"prediction records dropped: count=(\d+) reason='([^']+)'")
 
 
-def ride_out_outage(service: Service, outage: Callable[[], contextlib.AbstractContextManager[Any]]) -> dict[str, Any]:
+def ride_out_outage(service: Served, outage: Callable[[], contextlib.AbstractContextManager[Any]]) -> dict[str, Any]:
     """Keep 4 clients calling through a healthy phase, the outage and the recovery; return what was measured."""
     with Load(service.url, threads=4, pause=0.01) as load:
         wait_for("answers before the outage", lambda: load.ok_since(0) >= 40, 30)
@@ -101,7 +100,7 @@ def assert_rode_it_out(measured: dict[str, Any]) -> None:
 
 
 def test_postgresql_shut_down_and_restarted_under_traffic(
-    restartable_postgres: RestartablePostgres, service_factory: Callable[..., Service]
+    restartable_postgres: RestartablePostgres, service_factory: Callable[..., Served]
 ) -> None:
     """Through a PostgreSQL restart every request gets a 200, lost records are counted, logging resumes."""
     service = service_factory(restartable_postgres.url)
@@ -120,7 +119,7 @@ def test_postgresql_shut_down_and_restarted_under_traffic(
     assert 503 == status and "the store is unavailable" in body["error"]
 
 
-def test_sqlite_file_unwritable_under_traffic(service_factory: Callable[..., Service]) -> None:
+def test_sqlite_file_unwritable_under_traffic(service_factory: Callable[..., Served]) -> None:
     """While the SQLite file refuses writes every request gets a 200, lost records are counted, logging resumes."""
     service = service_factory()
     database = Path(service.settings.store.url.removeprefix("sqlite:///"))
@@ -133,18 +132,18 @@ ADMIN_TOKEN = "outage-admin-token-0123456789abcdef"
 NOT_CONFIRMED = "the store is unavailable; the change was not confirmed; see `driftline status` before trying again"
 
 
-def admin_call(service: Service, action: str, body: dict[str, Any]) -> httpx.Response:
+def admin_call(service: Served, action: str, body: dict[str, Any]) -> httpx.Response:
     headers = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
     return httpx.post(f"{service.url}/admin/{action}", json=body, headers=headers, timeout=60)
 
 
 def test_admin_changes_answer_503_while_postgresql_is_down(
-    restartable_postgres: RestartablePostgres, service_factory: Callable[..., Service]
+    restartable_postgres: RestartablePostgres, service_factory: Callable[..., Served]
 ) -> None:
     """With PostgreSQL shut down, promote and rollback answer 503 saying so, /predict still answers, and once the
     server is back a promotion goes through."""
     service = service_factory(restartable_postgres.url, serving__admin_token=ADMIN_TOKEN)
-    second = train(service.settings, Registry(service.store, service.settings.store.model_dir), trigger="test")
+    second = train(service.settings, service.registry, trigger="test")
     row = feature_row(make_loans(3, seed=1), 0)
     restartable_postgres.stop()
     try:
@@ -171,12 +170,12 @@ def test_admin_changes_answer_503_while_postgresql_is_down(
 
 
 def test_an_admin_change_stuck_on_the_database_stalls_no_prediction(
-    restartable_postgres: RestartablePostgres, service_factory: Callable[..., Service]
+    restartable_postgres: RestartablePostgres, service_factory: Callable[..., Served]
 ) -> None:
     """While a rollback waits on a PostgreSQL server that does not answer, /predict on the same worker keeps
     answering at once; the rollback completes when the server answers again."""
     service = service_factory(restartable_postgres.url, serving__admin_token=ADMIN_TOKEN)
-    second = train(service.settings, Registry(service.store, service.settings.store.model_dir), trigger="test")
+    second = train(service.settings, service.registry, trigger="test")
     assert 200 == admin_call(service, "promote", {"version": second.version.version}).status_code
     rollback: list[httpx.Response] = []
     with Load(service.url, threads=2, pause=0.05) as load:

@@ -16,8 +16,7 @@ from collections.abc import Callable
 import psutil
 import pytest
 
-from tests.processes import wait_for
-from tests.reliability.conftest import Service
+from tests.processes import Served, wait_for
 from tests.reliability.load import Load, answered_ids
 
 pytestmark = pytest.mark.integration
@@ -30,10 +29,10 @@ GRACE_SECONDS = 0.1
 
 
 def test_a_killed_worker_is_replaced_and_only_its_in_flight_requests_fail(
-    service_factory: Callable[..., Service],
+    service_factory: Callable[..., Served],
 ) -> None:
     """SIGKILL to one worker: a new worker within 60 s, at most one failure per connection it held, none after."""
-    service = service_factory(serving__workers=2)
+    service = service_factory(workers=2)
 
     def two_workers() -> set[int]:
         workers = service.workers()

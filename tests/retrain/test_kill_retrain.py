@@ -3,7 +3,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -13,7 +12,7 @@ from driftline.core import Registry, Settings, UnknownVersion
 from retrain import TrainingOutcome
 from tests.factories import write_config
 from tests.monitoring.conftest import log_predictions
-from tests.processes import free_port, stop_process_group, wait_for
+from tests.processes import free_port, start_driftline, stop_process_group, wait_for
 from tests.retrain.test_challenger import new_regime
 
 pytestmark = pytest.mark.integration
@@ -28,9 +27,13 @@ SLOW_SEARCH = {
 
 
 def start_monitor(config_file: Path) -> subprocess.Popen[bytes]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DRIFTLINE_")}
-    env.update(
-        {
+    """`driftline monitor` checking every second, retraining at the first drifted window with 300 labels."""
+    return start_driftline(
+        "monitor",
+        free_port(),
+        config=config_file,
+        log=config_file.parent / "monitor.log",
+        env={
             "DRIFTLINE_MONITORING__INTERVAL_SECONDS": "1",
             "DRIFTLINE_MONITORING__MIN_ROWS": "200",
             "DRIFTLINE_MONITORING__DRIFT_SHARE": "0.2",
@@ -39,14 +42,7 @@ def start_monitor(config_file: Path) -> subprocess.Popen[bytes]:
             "DRIFTLINE_RETRAIN__CONSECUTIVE_WINDOWS": "1",
             "DRIFTLINE_RETRAIN__COOLDOWN_SECONDS": "0",
             "DRIFTLINE_RETRAIN__MIN_LABELED_ROWS": "300",
-        }
-    )
-    return subprocess.Popen(
-        [sys.executable, "-m", "driftline.cli", "monitor", "--config", str(config_file), "--port", str(free_port())],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
+        },
     )
 
 

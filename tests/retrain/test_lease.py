@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from driftline.core import SCHEDULER_JOBS_TABLE, Settings
 from retrain import TrainingOutcome
-from tests.processes import free_port, stop_process_group
+from tests.processes import answers, free_port, start_driftline, stop_process_group, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -33,29 +33,19 @@ def test_two_monitors_on_one_store_have_one_leader_and_fail_over(
     config_file: Path, settings: Settings, trained: TrainingOutcome
 ) -> None:
     """Only the lease holder schedules checks; after a kill -9 the other takes over within a few seconds."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DRIFTLINE_")}
-    env.update(
-        {
-            "DRIFTLINE_MONITORING__LEASE_SECONDS": "2",
-            "DRIFTLINE_MONITORING__INTERVAL_SECONDS": "1",
-            "DRIFTLINE_MONITORING__REPORTS_DIR": str(config_file.parent / "reports"),
-        }
-    )
+    env = {
+        "DRIFTLINE_MONITORING__LEASE_SECONDS": "2",
+        "DRIFTLINE_MONITORING__INTERVAL_SECONDS": "1",
+        "DRIFTLINE_MONITORING__REPORTS_DIR": str(config_file.parent / "reports"),
+    }
     ports = [free_port(), free_port()]
-    processes = [
-        subprocess.Popen(
-            [sys.executable, "-m", "driftline.cli", "monitor", "--config", str(config_file), "--port", str(port)],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        for port in ports
-    ]
+    processes: list[subprocess.Popen[bytes]] = []
     try:
-        deadline = time.monotonic() + 60
-        while sum(leaders(ports)) != 1 and time.monotonic() < deadline:
-            time.sleep(0.3)
+        for index, port in enumerate(ports):  # together, so neither has the lease to itself for long
+            log = config_file.parent / f"monitor{index}.log"
+            processes.append(start_driftline("monitor", port, config=config_file, env=env, log=log, wait=False))
+        wait_for("both monitors to answer", lambda: all(answers(f"http://127.0.0.1:{p}/healthz") for p in ports), 90)
+        wait_for("one of the monitors to lead", lambda: 1 == sum(leaders(ports)), 60, every=0.3)
         samples = []
         for _ in range(10):
             samples.append(leaders(ports))
@@ -69,7 +59,7 @@ def test_two_monitors_on_one_store_have_one_leader_and_fail_over(
         assert {"drift-check"} == jobs
         status = subprocess.run(
             [sys.executable, "-m", "driftline.cli", "status", "--config", str(config_file)],
-            env=env,
+            env={k: v for k, v in os.environ.items() if not k.startswith("DRIFTLINE_")} | env,
             capture_output=True,
             text=True,
             check=True,
@@ -79,9 +69,7 @@ def test_two_monitors_on_one_store_have_one_leader_and_fail_over(
         os.killpg(processes[leader].pid, signal.SIGKILL)
         processes[leader].wait(timeout=10)
         other = 1 - leader
-        deadline = time.monotonic() + 15
-        while not leaders([ports[other]])[0] and time.monotonic() < deadline:
-            time.sleep(0.3)
+        wait_for("the other monitor to take the lease", lambda: leaders([ports[other]])[0], 15, every=0.3)
         assert [True] == leaders([ports[other]])
     finally:
         for process in processes:

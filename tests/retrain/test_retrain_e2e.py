@@ -22,8 +22,7 @@ from driftline.core import Registry, Store, load_dataset, load_settings
 from driftline.core.settings import DEFAULT_CONFIG
 from monitoring import compare
 from monitoring.window import to_frame
-from tests.processes import free_port, stop_process_group
-from tests.service.conftest import wait_ready
+from tests.processes import free_port, start_driftline, stop_process_group, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -54,25 +53,15 @@ class Stack:
             os.environ.clear()
             os.environ.update(saved)
         self.registry = Registry(Store(self.settings.store.url), self.settings.store.model_dir)
-        cli = [sys.executable, "-m", "driftline.cli"]
-        subprocess.run([*cli, "train"], env=self.env, check=True, capture_output=True)
-        self.processes = [
-            subprocess.Popen(
-                [*cli, "serve", "--port", str(self.port)],
-                env=self.env,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                start_new_session=True,
-            ),
-            subprocess.Popen(
-                [*cli, "monitor", "--port", str(self.monitor_port)],
-                env=self.env,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                start_new_session=True,
-            ),
-        ]
-        wait_ready(f"http://127.0.0.1:{self.port}", self.processes[0])
+        subprocess.run([sys.executable, "-m", "driftline.cli", "train"], env=self.env, check=True, capture_output=True)
+        self.processes = [start_driftline("serve", self.port, env=self.env, log=folder / "service.log")]
+        try:
+            self.processes.append(
+                start_driftline("monitor", self.monitor_port, env=self.env, log=folder / "monitor.log")
+            )
+        except BaseException:
+            stop_process_group(self.processes[0])
+            raise
         self.checks: list[dict[str, Any]] = []
         self._stop = threading.Event()
         self._watcher = threading.Thread(target=self._watch_checks, daemon=True)
@@ -110,12 +99,12 @@ class Stack:
     def wait_for_retrain(self, seconds: float = 240) -> None:
         """Until a drift-triggered retrain has finished and none is running: on a busy machine the monitor may
         only get there after the replay has ended (its window keeps drifting, so the trigger still fires)."""
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
+
+        def finished() -> bool:
             runs = [r for r in self.registry.store.list_runs() if r["trigger"] == "drift"]
-            if runs and not any(r["status"] == "running" for r in runs):
-                return
-            time.sleep(1)
+            return bool(runs) and not any(r["status"] == "running" for r in runs)
+
+        wait_for("a drift-triggered retrain to finish", finished, seconds, every=1)
 
     def close(self) -> None:
         self._stop.set()

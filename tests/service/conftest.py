@@ -2,86 +2,36 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from contextlib import AbstractContextManager
 from pathlib import Path
+from typing import Any
 
-import httpx
 import pytest
 
-from driftline.core import Registry, Settings, Store, load_settings
-from retrain import train
-from tests.factories import make_loans, write_config
-from tests.processes import free_port, stop_process_group, wait_for
+from tests.processes import Served, serve_trained, wait_for
+
+WORKERS = 2  # hot swaps, micro-batches and metrics are per worker: every service test runs on more than one
 
 
-@dataclass
-class Served:
-    url: str
-    config: Path
-    settings: Settings
-    registry: Registry
-    process: subprocess.Popen[bytes]
-
-
-def start_server(config: Path, port: int, log: Path | None = None) -> subprocess.Popen[bytes]:
-    """`driftline serve`; with `log`, everything it prints (BentoML sends worker logs to stdout) goes there."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DRIFTLINE_")}
-    command = [sys.executable, "-m", "driftline.cli", "serve", "--config", str(config), "--port", str(port)]
-    if log is None:
-        return subprocess.Popen(
-            command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
-        )
-    with log.open("wb") as out:
-        return subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-
-
-def wait_ready(url: str, process: subprocess.Popen[bytes], seconds: float = 90) -> None:
-    """Wait until the service answers /readyz; fail with its last output if it exits first."""
-
-    def ready() -> bool:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited: {process.stderr.read().decode()[-3000:] if process.stderr else ''}")
-        with contextlib.suppress(httpx.HTTPError):
-            return httpx.get(f"{url}/readyz", timeout=2).status_code == 200
-        return False
-
-    wait_for("the service to be ready", ready, seconds, every=0.3)
+def serving(folder: Path, log: Path | None = None, **overrides: Any) -> AbstractContextManager[Served]:
+    """`serve_trained` on WORKERS workers."""
+    return serve_trained(folder, log, workers=WORKERS, **overrides)
 
 
 def settled_count(served: Served) -> int:
-    """The logged row count once queued records have been written."""
-    previous = -1
-    current = served.registry.store.count_predictions()
-    while current != previous:
-        time.sleep(0.4)
-        previous, current = current, served.registry.store.count_predictions()
-    return current
+    """The logged row count once queued records have been written (two reads 0.4 s apart agree)."""
+    counts = [-1]
 
+    def settled() -> bool:
+        counts.append(served.registry.store.count_predictions())
+        return counts[-1] == counts[-2]
 
-def serve_trained(folder: Path, log: Path | None = None, **overrides: object) -> Iterator[Served]:
-    data = folder / "loans.csv"
-    make_loans(2000).to_csv(data, index=False)
-    config = write_config(folder, data, serving__workers=2, **overrides)
-    settings = load_settings(config)
-    registry = Registry(Store(settings.store.url), settings.store.model_dir)
-    train(settings, registry, trigger="test")
-    port = free_port()
-    process = start_server(config, port, log)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_ready(url, process)
-        yield Served(url, config, settings, registry, process)
-    finally:
-        stop_process_group(process)
-        registry.store.dispose()
+    wait_for("the prediction log to settle", settled, 30, every=0.4)
+    return counts[-1]
 
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    yield from serve_trained(tmp_path_factory.mktemp("served"))
+    with serving(tmp_path_factory.mktemp("served")) as running:
+        yield running

@@ -3,7 +3,6 @@ promotion or rollback exactly as the CLI makes them, which every worker then ser
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,19 +18,22 @@ from retrain import TrainingOutcome, train
 from service.admin import MAX_ADMIN_BODY_BYTES, AdminAPI
 from service.openapi import complete_document
 from tests.factories import feature_row, make_loans
-from tests.service.conftest import Served, serve_trained
+from tests.processes import Served, wait_for
+from tests.service.conftest import serving
 
 TOKEN = "admin-token-for-tests-0123456789abcdef"
 
 
 @pytest.fixture(scope="module")
 def without_token(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    yield from serve_trained(tmp_path_factory.mktemp("admin-off"))
+    with serving(tmp_path_factory.mktemp("admin-off")) as served:
+        yield served
 
 
 @pytest.fixture(scope="module")
 def with_token(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    yield from serve_trained(tmp_path_factory.mktemp("admin-on"), serving__admin_token=TOKEN)
+    with serving(tmp_path_factory.mktemp("admin-on"), serving__admin_token=TOKEN) as served:
+        yield served
 
 
 def production_state(served: Served) -> tuple[int | None, int]:
@@ -46,14 +48,14 @@ def admin(served: Served, action: str, body: dict[str, Any] | None = None, token
 
 
 def served_version(served: Served, wanted: int, seconds: float = 10) -> int:
-    """The model_version predictions come back with, once it is `wanted` or the time is up."""
+    """The model_version predictions come back with, once it is `wanted`."""
     row = feature_row(make_loans(3, seed=1), 0)
-    deadline = time.monotonic() + seconds
-    while True:
-        version = int(httpx.post(f"{served.url}/predict", json=row, timeout=30).json()["model_version"])
-        if version == wanted or time.monotonic() > deadline:
-            return version
-        time.sleep(0.3)
+
+    def version() -> int | None:
+        answered = int(httpx.post(f"{served.url}/predict", json=row, timeout=30).json()["model_version"])
+        return answered if answered == wanted else None
+
+    return int(wait_for(f"predictions by version {wanted}", version, seconds, every=0.3))
 
 
 @pytest.mark.integration

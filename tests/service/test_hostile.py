@@ -19,7 +19,8 @@ import psutil
 import pytest
 
 from tests.factories import CATEGORICAL, NUMERIC, feature_row, make_loans
-from tests.service.conftest import Served, serve_trained, settled_count
+from tests.processes import Served
+from tests.service.conftest import serving, settled_count
 
 pytestmark = pytest.mark.integration
 
@@ -29,9 +30,9 @@ MAX_BATCH = 2_000_000
 
 @pytest.fixture(scope="module")
 def hostile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    yield from serve_trained(
-        tmp_path_factory.mktemp("hostile"), serving__max_body_bytes=MAX_BODY, serving__max_batch_bytes=MAX_BATCH
-    )
+    folder = tmp_path_factory.mktemp("hostile")
+    with serving(folder, serving__max_body_bytes=MAX_BODY, serving__max_batch_bytes=MAX_BATCH) as served:
+        yield served
 
 
 def good_row() -> dict[str, Any]:

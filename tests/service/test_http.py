@@ -15,20 +15,18 @@ import pytest
 
 from retrain import train
 from tests.factories import CATEGORICAL, NUMERIC, feature_row, make_loans
-from tests.processes import stop_process_group
-from tests.service.conftest import Served, serve_trained, settled_count
+from tests.processes import Served, stop_process_group, wait_for
+from tests.service.conftest import serving, settled_count
 from tests.store_reads import labels_for
 
 pytestmark = pytest.mark.integration
 
 
 def wait_for_count(served: Served, count: int, seconds: float = 10) -> int:
-    deadline = time.monotonic() + seconds
-    found = served.registry.store.count_predictions()
-    while found < count and time.monotonic() < deadline:
-        time.sleep(0.1)
-        found = served.registry.store.count_predictions()
-    return found
+    """The logged row count once it has reached `count`."""
+    store = served.registry.store
+    wait_for(f"{count:,} logged predictions", lambda: store.count_predictions() >= count, seconds, every=0.1)
+    return store.count_predictions()
 
 
 def test_predict_answers_one_row_or_several(served: Served) -> None:
@@ -208,14 +206,12 @@ def test_every_worker_swaps_to_a_promoted_version_under_load_without_errors(serv
 
 def test_sigterm_flushes_every_queued_prediction(tmp_path: Path) -> None:
     """With a long flush interval, records still queued at shutdown are written before the workers exit."""
-    server = serve_trained(tmp_path, serving__log_flush_seconds=60.0, serving__log_batch_size=100_000)
-    served = next(server)
-    loans = make_loans(30, seed=6)
-    answered = 0
-    for i in range(30):
-        response = httpx.post(f"{served.url}/predict", json=feature_row(loans, i))
-        answered += len(response.json()["predictions"])
-    assert served.registry.store.count_predictions() == 0
-    stop_process_group(served.process)
-    assert answered == served.registry.store.count_predictions()
-    server.close()
+    with serving(tmp_path, serving__log_flush_seconds=60.0, serving__log_batch_size=100_000) as served:
+        loans = make_loans(30, seed=6)
+        answered = 0
+        for i in range(30):
+            response = httpx.post(f"{served.url}/predict", json=feature_row(loans, i))
+            answered += len(response.json()["predictions"])
+        assert served.registry.store.count_predictions() == 0
+        stop_process_group(served.process)
+        assert answered == served.registry.store.count_predictions()

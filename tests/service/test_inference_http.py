@@ -4,7 +4,6 @@ and BentoML's own SyncHTTPClient over /predict, /predict_batch and /feedback."""
 from __future__ import annotations
 
 import re
-import time
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,8 @@ import tritonclient.http as triton
 from tritonclient.utils import InferenceServerException
 
 from tests.factories import CATEGORICAL, NUMERIC, feature_row, make_loans
-from tests.service.conftest import Served, settled_count
+from tests.processes import Served, wait_for
+from tests.service.conftest import settled_count
 from tests.store_reads import recent_predictions
 
 pytestmark = pytest.mark.integration
@@ -49,11 +49,11 @@ def json_outputs(*names: str) -> list[triton.InferRequestedOutput]:
 
 
 def logged_ids(served: Served, ids: list[str], seconds: float = 10) -> set[str]:
-    deadline = time.monotonic() + seconds
-    found = served.registry.store.known_request_ids(ids)
-    while len(found) < len(ids) and time.monotonic() < deadline:
-        time.sleep(0.1)
-        found = served.registry.store.known_request_ids(ids)
+    """The ids of `ids` in the prediction log, once all of them are there."""
+    known = served.registry.store.known_request_ids
+    found: set[str] = wait_for(
+        "the rows in the prediction log", lambda: len(known(ids)) == len(ids) and known(ids), seconds
+    )
     return found
 
 

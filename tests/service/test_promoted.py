@@ -1,11 +1,10 @@
 from __future__ import annotations
 
-import time
-
 from driftline.core import Registry, Settings
 from driftline.core.registry import PIPELINE_FILE
 from retrain import TrainingOutcome, train
 from service.promoted import PromotedModel
+from tests.processes import wait_for
 
 
 def test_the_served_model_follows_the_production_pointer(
@@ -17,10 +16,10 @@ def test_the_served_model_follows_the_production_pointer(
     second = train(settings, registry, trigger="test").version.version
     registry.promote(second, kind="manual", reason="test")
     served.watch(0.05)
-    deadline = time.monotonic() + 5
-    while served.current.version != second and time.monotonic() < deadline:
-        time.sleep(0.02)
-    served.stop()
+    try:
+        wait_for(f"the watch thread to swap to version {second}", lambda: served.current.version == second, 5, 0.02)
+    finally:
+        served.stop()
     assert second == served.current.version
 
 

@@ -3,7 +3,6 @@ none of the values a client sent reaches the service log."""
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import json
 import re
@@ -15,7 +14,8 @@ import httpx
 import pytest
 
 from tests.factories import feature_row, make_loans
-from tests.service.conftest import Served, serve_trained
+from tests.processes import Served
+from tests.service.conftest import serving
 
 pytestmark = pytest.mark.integration
 
@@ -23,14 +23,12 @@ MARKER = "zq-marker-5d1f0b"
 MAX_BODY = 20_000
 REQUESTS = 1_000
 
-serving_with_logs = contextlib.contextmanager(serve_trained)
-
 
 @pytest.fixture(scope="module")
 def quiet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Served, Path]]:
     folder = tmp_path_factory.mktemp("quiet")
     log = folder / "serve.log"
-    with serving_with_logs(folder, log, serving__max_body_bytes=MAX_BODY, serving__max_batch_bytes=MAX_BODY) as served:
+    with serving(folder, log, serving__max_body_bytes=MAX_BODY, serving__max_batch_bytes=MAX_BODY) as served:
         yield served, log
 
 

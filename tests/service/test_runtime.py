@@ -12,6 +12,7 @@ from driftline.core import DataError, InvalidInput, PayloadTooLarge, Settings, U
 from retrain import TrainingOutcome
 from service.runtime import ServingRuntime, read_upload, write_result
 from tests.factories import CATEGORICAL, NUMERIC, feature_row
+from tests.processes import wait_for
 from tests.store_reads import labels_for, recent_predictions
 
 
@@ -23,9 +24,7 @@ def runtime(trained: TrainingOutcome, settings: Settings) -> Iterator[ServingRun
 
 
 def wait_for_rows(runtime: ServingRuntime, count: int) -> None:
-    deadline = time.monotonic() + 5
-    while runtime.store.count_predictions() < count and time.monotonic() < deadline:
-        time.sleep(0.02)
+    wait_for(f"{count} logged rows", lambda: runtime.store.count_predictions() >= count, 5, every=0.02)
 
 
 def test_predictions_answer_with_ids_and_are_logged(runtime: ServingRuntime, loans: pd.DataFrame) -> None:

@@ -18,7 +18,8 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from tests.service.conftest import Served, serve_trained
+from tests.processes import Served
+from tests.service.conftest import serving
 
 pytestmark = pytest.mark.integration
 
@@ -28,7 +29,8 @@ EXAMPLES = 25  # per operation and mode: about a minute and a half in all on two
 
 @pytest.fixture(scope="module")
 def served_with_admin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    yield from serve_trained(tmp_path_factory.mktemp("schemathesis"), serving__admin_token=ADMIN_TOKEN)
+    with serving(tmp_path_factory.mktemp("schemathesis"), serving__admin_token=ADMIN_TOKEN) as served:
+        yield served
 
 
 @pytest.fixture(scope="module")

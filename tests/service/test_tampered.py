@@ -3,7 +3,6 @@ is moved to it anyway the workers refuse the swap, keep serving the version they
 
 from __future__ import annotations
 
-import contextlib
 import re
 import time
 from pathlib import Path
@@ -14,21 +13,17 @@ import pytest
 from driftline.core.registry import PIPELINE_FILE
 from retrain import train
 from tests.factories import feature_row, make_loans
-from tests.service.conftest import serve_trained
+from tests.service.conftest import serving
 
 pytestmark = pytest.mark.integration
 
 TOKEN = "tamper-test-admin-token-0123456789"
 
 
-# `serve_trained` with the log file: the workers' "refused" lines are read from it
-serving_with_logs = contextlib.contextmanager(serve_trained)
-
-
 def test_a_tampered_version_is_refused_and_the_current_one_keeps_serving(tmp_path: Path) -> None:
     """Admin promotion answers 409 naming version and file; a pointer moved anyway changes no answer."""
     log = tmp_path / "serve.log"
-    with serving_with_logs(tmp_path, log, serving__admin_token=TOKEN) as served:
+    with serving(tmp_path, log, serving__admin_token=TOKEN) as served:
         first = served.registry.production().version
         tampered = train(served.settings, served.registry, trigger="test").version.version
         pipeline = served.registry.model_dir / served.registry.get(tampered).artifact_dir / PIPELINE_FILE
