@@ -21,13 +21,14 @@ DLE_METRICS = ESTIMATED_METRICS["regression"]
 
 
 def nanny_inputs(frame: pd.DataFrame, schema: FeatureSchema) -> pd.DataFrame:
-    """The features and the model's prediction, numbers as floats and categories as strings (missing as None)."""
+    """The features and the model's prediction, numbers as floats and categories as strings (missing as NaN, which
+    the nanny's encoder keeps apart from every category)."""
     columns: dict[str, Any] = {}
     for name in schema.numeric:
         columns[name] = pd.to_numeric(frame[name], errors="coerce").astype("float64").to_numpy()
     for name in schema.categorical:
         values = frame[name].astype(object)
-        columns[name] = values.where(values.notna(), None).map(lambda v: v if v is None else str(v)).to_numpy()
+        columns[name] = np.where(values.notna(), values.astype(str), np.nan).astype(object)
     columns[PREDICTION_COLUMN] = pd.to_numeric(frame[PREDICTION_COLUMN], errors="coerce").astype("float64").to_numpy()
     return pd.DataFrame(columns, index=range(len(frame)))
 
