@@ -8,7 +8,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from driftline.core import PERFORMANCE_FILE, EstimationSettings, Registry, Settings, Store, load_settings
+from driftline.core import (
+    PERFORMANCE_FILE,
+    EstimationSettings,
+    Registry,
+    Settings,
+    Store,
+    load_settings,
+    prediction_records,
+)
 from monitoring import DriftChecker
 from monitoring.estimation import reference_threshold
 from retrain import TrainingOutcome, train
@@ -115,3 +123,29 @@ def test_the_derived_threshold_is_the_chunk_mean_minus_three_spreads_scaled_to_a
     values = [0.7, 0.8, 0.7, 0.8]
     found = reference_threshold("roc_auc", lambda rows: values, 1000, 1000, EstimationSettings(reference_chunks=4))
     assert 0.75 - 3 * 0.05 * 0.5 == pytest.approx(found)
+
+
+def test_a_multiclass_model_is_not_estimated_and_says_why(tmp_path: Path) -> None:
+    """CBPE is binary here: a four-class model's check names the reason instead of a value."""
+    frame = make_loans(600).drop(columns=["default"])
+    path = tmp_path / "purposes.csv"
+    frame.to_csv(path, index=False)
+    config = write_config(tmp_path, path, model__metric="accuracy")
+    config.write_text(config.read_text().replace("target: default", "target: purpose"))
+    settings = load_settings(config)
+    settings.monitoring.min_rows = 100
+    registry = Registry(Store(settings.store.url), settings.store.model_dir)
+    train(settings, registry)
+    registry.promote(1, kind="manual", reason="a random target does not beat the baseline")
+    rows = make_loans(200, seed=28)
+    model = registry.load(1)
+    features = [{k: v for k, v in r.items() if k in model.schema.features} for r in rows.to_dict("records")]
+    outputs = model.predict_rows(features)
+    ids = [f"m{i}" for i in range(len(features))]
+    registry.store.insert_predictions(
+        prediction_records(ids, features, outputs, model_version=1, created_at=1.0e9, latency_ms=1.0)
+    )
+    reason = DriftChecker(settings, registry).run().to_dict()["estimated_performance"]["reason"]
+    registry.store.dispose()
+    expected = "not estimated for a classifier of 4 classes: CBPE is implemented for binary classifiers only"
+    assert expected == reason
