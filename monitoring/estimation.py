@@ -21,7 +21,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from driftline.core import PREDICTION_COLUMN, EstimationSettings, FeatureSchema, Registry, greater_is_better
+from driftline.core import (
+    PREDICTION_COLUMN,
+    ArtifactIntegrityError,
+    EstimationSettings,
+    FeatureSchema,
+    Registry,
+    greater_is_better,
+)
 from monitoring import cbpe, dle
 
 TRUTH_COLUMN = "__truth__"  # the label: 1/0 for the positive class of a binary classifier, the value for a regressor
@@ -245,7 +252,11 @@ class PerformanceEstimation:
     def estimator(self, version: int) -> Estimator | str:
         """The version's fitted estimator, or why it has none."""
         if version not in self._fitted:
-            self._fitted = {version: self._fit(version)}
+            try:
+                fitted = self._fit(version)
+            except ArtifactIntegrityError as exc:  # the drift check stands without its estimate
+                fitted = f"the performance reference cannot be used: {exc}"
+            self._fitted = {version: fitted}
         return self._fitted[version]
 
     def _fit(self, version: int) -> Estimator | str:

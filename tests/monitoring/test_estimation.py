@@ -75,6 +75,17 @@ def test_a_version_without_a_performance_reference_says_why(checker: DriftChecke
     assert (None, expected) == (estimate["value"], estimate["reason"])
 
 
+def test_a_damaged_performance_reference_leaves_the_drift_check_standing(
+    checker: DriftChecker, registry: Registry
+) -> None:
+    """A performance reference whose sha256 no longer matches is refused; the check still compares the window."""
+    path = registry.model_dir / registry.get(1).artifact_dir / PERFORMANCE_FILE
+    path.write_bytes(path.read_bytes() + b"x")
+    log_predictions(registry, make_loans(300, seed=29))
+    summary = checker.run().to_dict()
+    assert ("ok", True) == (summary["outcome"], "sha256" in summary["estimated_performance"]["reason"])
+
+
 def test_a_metric_cbpe_does_not_define_is_not_estimated(checker: DriftChecker, registry: Registry) -> None:
     """log_loss has no CBPE estimate: the check names the metrics that have one."""
     checker.estimation.metric = "log_loss"
