@@ -9,13 +9,14 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pandas as pd
 
 from driftline.core import REFERENCE_FILE, Registry, Settings
 from monitoring.drift import DriftResult, compare, sampled
+from monitoring.estimation import EstimatedPerformance, PerformanceEstimation
 from monitoring.performance import live_metric
 from monitoring.quality import Quality, ReferenceProfile, assess
 from monitoring.window import LABEL, LiveWindow, SampleCache, load_window
@@ -38,6 +39,7 @@ class CheckResult:
     quality: Quality = field(default_factory=Quality)
     live_metric: float | None = None
     metric: str = ""
+    estimated: EstimatedPerformance | None = None  # None until the window is large enough to be checked
 
     @property
     def drifted(self) -> bool:
@@ -70,6 +72,9 @@ class CheckResult:
                 "value": self.live_metric,
                 "labelled_rows": self.window.labelled_rows,
             },
+            "estimated_performance": (
+                self.estimated or EstimatedPerformance(self.metric, reason=self.reason or "not estimated")
+            ).to_dict(),
         }
 
 
@@ -91,6 +96,10 @@ class DriftChecker:
         self.settings = settings
         self.registry = registry
         self._references: dict[int, Reference] = {}
+        monitoring = settings.monitoring
+        # an estimate is computed on the window's sample, so its threshold is for chunks of that many rows
+        estimated_rows = min(monitoring.window_rows, monitoring.sample_rows)
+        self.estimation = PerformanceEstimation(registry, settings.model.metric, estimated_rows, monitoring.estimation)
         self._sample = SampleCache()  # the last sample's rows, not read or built again by the next check
         self._reading = threading.Lock()  # the cache is one read's worth: one read at a time
 
@@ -146,6 +155,9 @@ class DriftChecker:
                 seed=self.settings.model.random_state,
             )
             result.quality = assess(window.sample, reference.profile, schema)
+            result.estimated = self.estimation.estimate(production.version, window.sample)
+            # the report shows the estimate beside the drift it is rendered from
+            result.drift.compared = replace(result.drift.compared, estimated_performance=result.estimated.to_dict())
             result.outcome = "drift" if result.drift.dataset_drift else "ok"
         labelled = window.labelled
         if len(labelled):

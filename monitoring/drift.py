@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from driftline.core import PREDICTION_COLUMN, FeatureSchema
+from monitoring.estimate_section import add_estimate_section
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +84,7 @@ class Compared:
     categorical: list[str]
     method: str | None
     drift_share: float
+    estimated_performance: dict[str, Any] | None = None  # the check's label-free estimate, shown above the drift
 
 
 @dataclass
@@ -234,6 +236,8 @@ def render(compared: Compared, path: Path) -> None:
         reference_data=Dataset.from_pandas(compared.reference, data_definition=definition),
     )
     snapshot.save_html(str(path))
+    if compared.estimated_performance is not None:
+        add_estimate_section(path, compared.estimated_performance)
 
 
 def sampled(frame: pd.DataFrame, rows: int, seed: int) -> pd.DataFrame:

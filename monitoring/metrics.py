@@ -8,6 +8,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from driftline.core import RetrainBackoff
 from monitoring.check import CheckResult
+from monitoring.estimation import EstimatedPerformance
 
 
 class MonitorMetrics:
@@ -60,6 +61,26 @@ class MonitorMetrics:
         )
         self.live_performance = Gauge(
             "driftline_live_performance", "Production model metric on labelled window rows.", ["metric"], registry=r
+        )
+
+        def by_metric(name: str, documentation: str) -> Gauge:
+            return Gauge(name, documentation, ["metric"], registry=r)
+
+        self.estimated = by_metric(
+            "driftline_estimated_performance",
+            "Production model metric estimated on the window without labels (CBPE, DLE).",
+        )
+        self.estimated_lower = by_metric(
+            "driftline_estimated_performance_lower", "Lower end of the estimate's sampling-error band."
+        )
+        self.estimated_upper = by_metric(
+            "driftline_estimated_performance_upper", "Upper end of the estimate's sampling-error band."
+        )
+        self.estimated_threshold = by_metric(
+            "driftline_estimated_performance_threshold", "Alert threshold of the estimate (from the reference, or set)."
+        )
+        self.estimated_alert = by_metric(
+            "driftline_estimated_performance_alert", "1 when the estimate is worse than its threshold."
         )
         self.labelled_rows = Gauge(
             "driftline_live_labeled_rows", "Labelled rows in the last checked window.", registry=r
@@ -115,6 +136,8 @@ class MonitorMetrics:
         self.production_version.set(result.model_version)
         if result.live_metric is not None:
             self.live_performance.labels(metric=result.metric).set(result.live_metric)
+        if result.estimated is not None:
+            self._publish_estimate(result.estimated)
         drift = result.drift
         if drift is None:
             return
@@ -143,6 +166,22 @@ class MonitorMetrics:
         self.next_retrain.clear()
         self.next_retrain.labels(reason=backoff.kind).set(backoff.allowed_at or 0.0)
         self.rejected_in_a_row.set(backoff.rejected_in_a_row)
+
+    def _publish_estimate(self, estimate: EstimatedPerformance) -> None:
+        """The estimate and its band, threshold and alert; a check without a value leaves the last one standing
+        but clears the alert, so a version that cannot be estimated does not keep an old alert firing."""
+        metric = estimate.metric
+        self.estimated_alert.labels(metric=metric).set(1 if estimate.alert else 0)
+        if estimate.value is None:
+            return
+        self.estimated.labels(metric=metric).set(estimate.value)
+        for gauge, value in (
+            (self.estimated_lower, estimate.lower),
+            (self.estimated_upper, estimate.upper),
+            (self.estimated_threshold, estimate.threshold),
+        ):
+            if value is not None:
+                gauge.labels(metric=metric).set(value)
 
     def failed(self, duration_seconds: float) -> None:
         self.checks.labels(outcome="failed").inc()

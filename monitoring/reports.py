@@ -157,6 +157,7 @@ def write_compared(compared: Compared, path: Path, *, reference: str) -> None:
         "method": compared.method,
         "drift_share": compared.drift_share,
         "reference": reference,
+        "estimated_performance": compared.estimated_performance,
     }
     table = table.replace_schema_metadata({**(table.schema.metadata or {}), _META: json.dumps(settings).encode()})
     pq.write_table(table, path)
@@ -183,4 +184,5 @@ def read_compared(path: Path) -> Compared:
         categorical=list(settings["categorical"]),
         method=settings["method"],
         drift_share=float(settings["drift_share"]),
+        estimated_performance=settings.get("estimated_performance"),  # absent from comparisons stored before it
     )

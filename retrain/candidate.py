@@ -1,10 +1,10 @@
 """One path from training rows to a registered version, shared by the first training and every retrain.
 
 Both build the configured pipeline, search its parameters when a search space is set, fit it, score it on a
-holdout it never saw, sample its drift reference from the rows it was fitted on, and register its files as a
-version. What the candidate is compared with, and what the comparison decides, is the caller's policy: `train`
-holds it against a dummy baseline, `retrain` against the champion. The caller hands its verdict to
-`Candidate.register`.
+holdout it never saw, sample its drift reference from the rows it was fitted on, keep the holdout's labels and
+outputs for label-free performance estimation, and register its files as a version. What the candidate is
+compared with, and what the comparison decides, is the caller's policy: `train` holds it against a dummy baseline,
+`retrain` against the champion. The caller hands its verdict to `Candidate.register`.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from driftline.core import (
 )
 from retrain.artifacts import write_artifacts
 from retrain.evaluate import holdout_metrics
+from retrain.performance_reference import PerformanceReference, reference_for_estimation
 from retrain.pipeline import build_pipeline
 from retrain.tune import TuningResult, searched
 
@@ -44,7 +45,8 @@ def quiet(_: str) -> None:
 
 @dataclass(frozen=True)
 class Candidate:
-    """A fitted pipeline with its holdout metrics and drift reference: a version once registered."""
+    """A fitted pipeline with its holdout metrics, drift reference and performance reference: a version once
+    registered."""
 
     pipeline: Any
     schema: FeatureSchema  # with the classes the pipeline learnt, for a classifier
@@ -52,6 +54,7 @@ class Candidate:
     metrics: dict[str, Any]  # on the holdout, as computed (NaN where undefined)
     reference: pd.DataFrame
     tuning: TuningResult | None
+    performance: PerformanceReference | None  # None for a multiclass classifier, which is not estimated
 
     @property
     def params(self) -> dict[str, Any]:
@@ -73,6 +76,7 @@ class Candidate:
             self.pipeline,
             self.reference,
             metadata={"metric": self.metric, "value": self.metrics[self.metric], "run_id": run_id},
+            performance=self.performance,
         )
         return registry.register(
             folder,
@@ -120,7 +124,8 @@ def build_candidate(
     if schema.task == "classification":
         schema = schema.with_classes(list(pipeline.classes_))
     reference = reference_sample(training, pipeline, schema, model.reference_rows, model.random_state)
-    return Candidate(pipeline, schema, model.metric, metrics, reference, tuning)
+    performance = reference_for_estimation(pipeline, schema, holdout, model.random_state)
+    return Candidate(pipeline, schema, model.metric, metrics, reference, tuning, performance)
 
 
 def reference_sample(train: pd.DataFrame, pipeline: Any, schema: FeatureSchema, rows: int, seed: int) -> pd.DataFrame:

@@ -145,6 +145,24 @@ def test_the_monitor_sees_summer_drift_and_live_performance(stack: dict[str, Any
     assert 0.5 < check["live_performance"]["value"] < 1.0
 
 
+def test_the_monitor_estimates_performance_from_the_logged_outputs(stack: dict[str, Any]) -> None:
+    """The last check carries a CBPE estimate of the ROC AUC with its band and a threshold from the holdout."""
+    monitor = stack["urls"]["monitor"]
+
+    def estimated() -> dict[str, Any] | None:
+        response = httpx.get(f"{monitor}/checks/latest", timeout=5)
+        body = response.json() if response.status_code == 200 else {}
+        estimate = body.get("estimated_performance") or {}
+        return estimate if estimate.get("value") is not None else None
+
+    estimate = wait_for("a check with an estimated metric", estimated, 90)
+    assert ("roc_auc", "cbpe", True) == (
+        estimate["metric"],
+        estimate["method"],
+        estimate["lower"] <= estimate["value"] <= estimate["upper"],
+    )
+
+
 def test_every_dashboard_panel_query_returns_data(stack: dict[str, Any]) -> None:
     """Each panel's PromQL, run against the Prometheus that scraped this run, returns at least one series."""
     prometheus = stack["urls"]["prometheus"]

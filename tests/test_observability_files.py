@@ -24,6 +24,7 @@ EXPECTED_ALERTS = {
     "DriftlineFeatureDrift",
     "DriftlineDriftCheckStale",
     "DriftlineLivePerformanceDrop",
+    "DriftlineEstimatedPerformanceDrop",
     "DriftlineMonitorDown",
     "DriftlineServiceDown",
     "DriftlineHighErrorRate",

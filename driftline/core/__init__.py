@@ -22,14 +22,23 @@ from driftline.core.events import log_event
 from driftline.core.jsonvalues import jsonable, plain
 from driftline.core.model import LoadedModel
 from driftline.core.records import PredictionRecord, prediction_records
-from driftline.core.registry import PIPELINE_FILE, REFERENCE_FILE, ModelVersion, Registry
+from driftline.core.registry import (
+    NANNY_FILE,
+    PERFORMANCE_FILE,
+    PIPELINE_FILE,
+    REFERENCE_FILE,
+    ModelVersion,
+    Registry,
+)
 from driftline.core.schema import MAX_CATEGORY_LENGTH, MAX_MAGNITUDE, FeatureSchema, infer_schema
 from driftline.core.scoring import metric_from_outputs
 from driftline.core.settings import (
     CLASSIFICATION_METRICS,
     CONFIG_ENV,
+    ESTIMATED_METRICS,
     METRIC_DIRECTIONS,
     REGRESSION_METRICS,
+    EstimationSettings,
     ModelSettings,
     RetrainSettings,
     SearchRange,
@@ -70,12 +79,15 @@ __all__ = [
     "COLUMNS_STEP",
     "CONFIG_ENV",
     "ENCODE_STEP",
+    "ESTIMATED_METRICS",
     "ESTIMATOR_STEP",
     "IMPUTE_STEP",
     "MAX_CATEGORY_LENGTH",
     "MAX_MAGNITUDE",
     "METRIC_DIRECTIONS",
+    "NANNY_FILE",
     "NUMERIC_BLOCK",
+    "PERFORMANCE_FILE",
     "PIPELINE_FILE",
     "PREDICTION_COLUMN",
     "REFERENCE_FILE",
@@ -89,6 +101,7 @@ __all__ = [
     "DataError",
     "Dataset",
     "DriftlineError",
+    "EstimationSettings",
     "FeatureSchema",
     "InvalidInput",
     "LabelledRow",

@@ -24,6 +24,11 @@ from driftline.core.store import Store, VersionRow
 
 PIPELINE_FILE = "pipeline.joblib"
 REFERENCE_FILE = "reference.parquet"
+# written by versions trained since performance estimation exists: holdout labels with the model's outputs, and
+# (regressors) the nanny models that learnt each row's loss; a version without them is served and checked as before
+PERFORMANCE_FILE = "performance.parquet"
+NANNY_FILE = "nanny.joblib"
+OPTIONAL_FILES = (PERFORMANCE_FILE, NANNY_FILE)
 
 
 def sha256_of(path: Path) -> str:
@@ -92,10 +97,11 @@ class Registry:
     ) -> ModelVersion:
         """Record the files already written in `folder` (inside the model store) as a new version."""
         folder = Path(folder).resolve()
-        files = [PIPELINE_FILE, REFERENCE_FILE]
-        for file_name in files:
+        required = [PIPELINE_FILE, REFERENCE_FILE]
+        for file_name in required:
             if not (folder / file_name).is_file():
                 raise ArtifactIntegrityError(str(folder / file_name), "file was not written")
+        files = required + [name for name in OPTIONAL_FILES if (folder / name).is_file()]
         hashes = {file_name: sha256_of(folder / file_name) for file_name in files}
         version = self.store.add_version(
             name=name,
@@ -151,6 +157,26 @@ class Registry:
         model = self.get(version)
         return pd.read_parquet(self.verified_path(model, REFERENCE_FILE))
 
+    def performance_reference(self, version: int) -> pd.DataFrame | None:
+        """Verify and load the holdout labels and outputs a version's performance is estimated from; None for a
+        version trained without them."""
+        model = self.get(version)
+        if PERFORMANCE_FILE not in model.hashes:
+            return None
+        return pd.read_parquet(self.verified_path(model, PERFORMANCE_FILE))
+
+    def nanny(self, version: int) -> dict[str, Any] | None:
+        """Verify and load a regressor's nanny models (metric name -> model of each row's loss); None without."""
+        model = self.get(version)
+        if NANNY_FILE not in model.hashes:
+            return None
+        path = self.verified_path(model, NANNY_FILE)
+        try:
+            loaded = joblib.load(path)
+        except Exception as exc:  # any unpickling failure means the artifact cannot be used
+            raise ArtifactIntegrityError(str(path), f"cannot be loaded: {exc}", version=version) from None
+        return dict(loaded)
+
     def promote(self, version: int, *, kind: str, reason: str, evidence: dict[str, Any] | None = None) -> int:
         """Make `version` production after checking its artifacts load; the pointer and history change together."""
         model = self.get(version)
@@ -158,6 +184,8 @@ class Registry:
             raise PromotionRefused(f"version {version} was rejected: {model.status_reason}")
         self.load(version)
         self.reference(version)
+        self.performance_reference(version)
+        self.nanny(version)
         return self.store.promote(version, kind=kind, reason=reason, evidence=evidence)
 
     def rollback(self, reason: str = "manual rollback", *, evidence: dict[str, Any] | None = None) -> int:

@@ -8,6 +8,7 @@ Bad config fails at start with one message naming the field and the reason (`Con
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Sequence
@@ -49,6 +50,11 @@ METRIC_DIRECTIONS: dict[str, bool] = {
 }
 CLASSIFICATION_METRICS = ("roc_auc", "accuracy", "f1", "log_loss", "brier")
 REGRESSION_METRICS = ("mae", "rmse", "r2")
+# what label-free performance estimation estimates, by task (CBPE for classifiers, DLE for regressors)
+ESTIMATED_METRICS: dict[str, tuple[str, ...]] = {
+    "classification": ("roc_auc", "accuracy", "f1"),
+    "regression": ("mae", "rmse"),
+}
 
 
 def greater_is_better(metric: str) -> bool:
@@ -267,6 +273,31 @@ class StoreSettings(_Section):
         return value
 
 
+class EstimationSettings(_Section):
+    enabled: bool = True
+    """Estimate the production model's metric on every window from its logged outputs alone, before labels arrive:
+    CBPE for binary classifiers (roc_auc, accuracy, f1), DLE for regressors (mae, rmse). Other metrics and
+    multiclass models are not estimated; the check says why."""
+    threshold: float | None = None
+    """Alert threshold of the estimate, overriding the one derived from the version's reference: the lowest
+    acceptable value for roc_auc, accuracy and f1, the highest for mae and rmse."""
+    threshold_std: float = Field(default=3.0, gt=0.0, le=10.0)
+    """The derived threshold lies this many standard deviations of the metric over window-sized chunks of the
+    reference below its mean (above it, for mae and rmse)."""
+    band_standard_errors: float = Field(default=3.0, gt=0.0, le=10.0)
+    """Half-width of the estimate's band (`lower`, `upper`) in standard errors of the metric on the window's rows."""
+    reference_chunks: int = Field(default=10, ge=3, le=1000)
+    """The reference is cut into at least this many chunks to measure the metric's spread; smaller than a window
+    when the reference is short (the spread is then scaled to a window's size)."""
+
+    @field_validator("threshold")
+    @classmethod
+    def _finite(cls, value: float | None) -> float | None:
+        if value is not None and not math.isfinite(value):
+            raise ValueError("the threshold must be a finite number")
+        return value
+
+
 class MonitoringSettings(_Section):
     window_rows: int = Field(default=5000, gt=0)
     """Rows in a drift window (the most recent ones)."""
@@ -290,6 +321,8 @@ class MonitoringSettings(_Section):
     """The monitor lowers its CPU priority by this much (19: the lowest), so checks yield the cores to the service."""
     lease_seconds: float = Field(default=30.0, gt=0.0)
     """With several monitors on one store, the one holding the lease acts; others take over when it expires."""
+    estimation: EstimationSettings = Field(default_factory=EstimationSettings)
+    """Label-free performance estimation on every window."""
 
 
 class RetrainSettings(_Section):
@@ -408,6 +441,22 @@ class Settings(BaseSettings):
                     f"model.metric {metric!r} is {kind} and does not fit task {self.data.task!r}; "
                     f"choose one of {', '.join(allowed)} or a {self.data.task} scorer name"
                 )
+        return self
+
+    @model_validator(mode="after")
+    def _threshold_fits_metric(self) -> Settings:
+        threshold, metric = self.monitoring.estimation.threshold, self.model.metric
+        if threshold is None:
+            return self
+        if metric not in ESTIMATED_METRICS[self.data.task]:
+            raise ValueError(
+                f"monitoring.estimation.threshold is set but model.metric {metric!r} is not estimated; "
+                f"{self.data.task} estimates {', '.join(ESTIMATED_METRICS[self.data.task])}"
+            )
+        if metric in ESTIMATED_METRICS["classification"] and not 0.0 <= threshold <= 1.0:
+            raise ValueError(f"monitoring.estimation.threshold {threshold} is outside 0..1, the range of {metric}")
+        if threshold < 0.0:
+            raise ValueError(f"monitoring.estimation.threshold {threshold} is negative; {metric} never is")
         return self
 
 

@@ -55,6 +55,14 @@ def test_driftline_config_variable_picks_the_file(tmp_path: Path, monkeypatch: p
         ("store:\n  url: mysql://x\n", "store.url", "sqlite"),
         ("retrain:\n  backoff_max_seconds: -1\n", "retrain.backoff_max_seconds", "greater than or equal to 0"),
         ("retrain:\n  backoff_max_seconds: 9999999\n", "retrain.backoff_max_seconds", "less than or equal to"),
+        ("monitoring:\n  estimation: {threshold: 1.5}\n", "(top level)", "outside 0..1, the range of roc_auc"),
+        ("monitoring:\n  estimation: {threshold: .nan}\n", "monitoring.estimation.threshold", "finite"),
+        ("monitoring:\n  estimation: {reference_chunks: 1}\n", "monitoring.estimation.reference_chunks", "3"),
+        (
+            "model:\n  metric: log_loss\nmonitoring:\n  estimation: {threshold: 0.5}\n",
+            "(top level)",
+            "model.metric 'log_loss' is not estimated",
+        ),
     ],
 )
 def test_bad_config_names_the_field_and_reason(tmp_path: Path, text: str, field: str, reason: str) -> None:

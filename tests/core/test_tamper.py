@@ -10,7 +10,7 @@ import pytest
 
 from driftline.cli.main import main
 from driftline.core import ArtifactIntegrityError, Registry, Settings
-from driftline.core.registry import PIPELINE_FILE, REFERENCE_FILE
+from driftline.core.registry import PERFORMANCE_FILE, PIPELINE_FILE, REFERENCE_FILE
 from retrain import TrainingOutcome, train
 
 
@@ -33,6 +33,8 @@ TAMPERING: list[tuple[str, str, Callable[[Path], None], str]] = [
     ("pipeline deleted", PIPELINE_FILE, Path.unlink, "file is missing"),
     ("reference altered", REFERENCE_FILE, flip_a_byte, "sha256"),
     ("reference deleted", REFERENCE_FILE, Path.unlink, "file is missing"),
+    ("performance reference altered", PERFORMANCE_FILE, flip_a_byte, "sha256"),
+    ("performance reference deleted", PERFORMANCE_FILE, Path.unlink, "file is missing"),
 ]
 
 
@@ -52,7 +54,7 @@ def test_a_tampered_version_is_refused_by_promotion_naming_version_and_file(
     tamper: Callable[[Path], None],
     reason: str,
 ) -> None:
-    """Promotion checks both files first; the error names the version, the file and why; nothing is recorded."""
+    """Promotion checks every file first; the error names the version, the file and why; nothing is recorded."""
     history = registry.store.promotion_history()
     tamper(registry.model_dir / registry.get(second).artifact_dir / file_name)
     with pytest.raises(ArtifactIntegrityError) as refused:

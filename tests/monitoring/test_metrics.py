@@ -75,6 +75,29 @@ def test_the_http_surface_serves_metrics_reports_and_the_last_check(loop: Monito
     assert client.get("/checks/latest").json()["rows"] == 300
 
 
+def test_a_check_publishes_the_estimate_its_band_threshold_and_alert(loop: MonitorLoop, registry: Registry) -> None:
+    """The estimated metric and its bounds are gauges by metric; an estimate above its threshold is no alert."""
+    loop.settings.monitoring.estimation.threshold = 0.2
+    log_predictions(registry, make_loans(300, seed=25))
+    estimate = loop.check_once().estimated  # type: ignore[union-attr]
+    m = loop.metrics
+    published = tuple(
+        value(m, f"driftline_estimated_performance{suffix}", metric="roc_auc")
+        for suffix in ("", "_lower", "_upper", "_threshold", "_alert")
+    )
+    assert (estimate.value, estimate.lower, estimate.upper, 0.2, 0.0) == published  # type: ignore[union-attr]
+
+
+def test_the_report_shows_the_estimate_above_the_drift(loop: MonitorLoop, registry: Registry) -> None:
+    """The rendered page carries the check's estimated metric and its value."""
+    client = TestClient(monitor_app(loop.metrics, loop.archive, loop.last_check))
+    log_predictions(registry, make_loans(300, seed=26))
+    estimate = loop.check_once().estimated  # type: ignore[union-attr]
+    [name] = loop.archive.list()
+    page = client.get(f"/reports/{name}").text
+    assert f"<td>roc_auc (CBPE)</td><td>{estimate.value:.4f}</td>" in page  # type: ignore[union-attr]
+
+
 def test_a_report_is_rendered_when_first_opened_and_then_served_from_disk(
     loop: MonitorLoop, registry: Registry
 ) -> None:
