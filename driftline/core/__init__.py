@@ -1,7 +1,14 @@
 """Framework-free pieces every package shares: settings, errors, data, feature schema, store and registry."""
 
 from driftline.core.dataset import Dataset, load_dataset, read_table
-from driftline.core.details import DataChecks, TimeRange, VersionData, VersionDetails, compared_values
+from driftline.core.details import (
+    DataChecks,
+    FeatureImportance,
+    TimeRange,
+    VersionData,
+    VersionDetails,
+    compared_values,
+)
 from driftline.core.errors import (
     ArtifactIntegrityError,
     ConfigError,
@@ -32,6 +39,7 @@ from driftline.core.settings import (
     SearchRange,
     SearchSettings,
     Settings,
+    TriggerPolicy,
     config_path,
     estimator_refusal,
     greater_is_better,
@@ -84,6 +92,7 @@ __all__ = [
     "DataError",
     "Dataset",
     "DriftlineError",
+    "FeatureImportance",
     "FeatureSchema",
     "InvalidInput",
     "LabelledRow",
@@ -106,6 +115,7 @@ __all__ = [
     "Store",
     "StoreUnavailable",
     "TimeRange",
+    "TriggerPolicy",
     "UnknownRequestIds",
     "UnknownVersion",
     "VersionData",
