@@ -18,12 +18,16 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from driftline.core import PREDICTION_COLUMN, FeatureSchema
+
+if TYPE_CHECKING:  # both modules read this one's results
+    from monitoring.importance import WeightedDrift
+    from monitoring.multivariate import DomainDrift
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +91,9 @@ class Compared:
 
 @dataclass
 class DriftResult:
-    """Per-feature drift, the share of drifted features, and drift of the model's predictions."""
+    """Per-feature drift, the share of drifted features, and drift of the model's predictions; a check adds the
+    domain classifier's verdict and the importance-weighted score, computed from these (`compare` leaves them
+    None)."""
 
     features: list[FeatureDrift]
     insufficient: dict[str, str]
@@ -97,6 +103,8 @@ class DriftResult:
     rows_current: int
     rows_reference: int
     compared: Compared = field(repr=False)
+    multivariate: DomainDrift | None = None
+    weighted: WeightedDrift | None = None
 
     @property
     def dataset_drift(self) -> bool:

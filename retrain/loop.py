@@ -27,7 +27,7 @@ from apscheduler.triggers.cron import CronTrigger
 from driftline.core import SCHEDULER_JOBS_TABLE, Settings, log_event
 from monitoring import CheckResult, DriftChecker, MonitorMetrics, ReportArchive
 from retrain.challenger import RetrainDecision, retrain
-from retrain.trigger import RetrainTrigger
+from retrain.trigger import RetrainTrigger, counted_outcome
 
 log = logging.getLogger(__name__)
 
@@ -117,9 +117,9 @@ class MonitorLoop:
             reason=result.reason,
             drift_share=result.drift.drift_share if result.drift else None,
         )
-        why = self.trigger.observe(result.outcome, self.store.count_feedback())
+        why = self.trigger.observe(counted_outcome(result, self.settings.retrain.trigger), self.store.count_feedback())
         if why is not None:
-            kept = ("drift_share", "drifted_features", "rows", "window", "model_version")
+            kept = ("drift_share", "weighted_drift", "drifted_features", "rows", "window", "model_version")
             summary = {k: v for k, v in result.to_dict().items() if k in kept}
             self.retrain_now("drift", {"reason": why, **summary})
         return result

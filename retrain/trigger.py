@@ -1,13 +1,32 @@
-"""When drift should trigger a retrain: K drifted windows in a row, the cool-down passed, enough labels."""
+"""When drift should trigger a retrain: K drifted windows in a row, the cool-down passed, enough labels.
+
+Which checks count as drifted windows is the `retrain.trigger` policy (`counted_outcome`): dataset drift by the
+share of drifted features, importance-weighted drift, or any of them. Each policy is one entry of its signals.
+"""
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
 
-from driftline.core import RetrainSettings, Store
+from driftline.core import RetrainSettings, Store, TriggerPolicy
+from monitoring import CheckResult
 
 RETRAIN_TRIGGERS = ("drift", "schedule", "cli")
+
+
+def counted_outcome(result: CheckResult, policy: TriggerPolicy) -> str:
+    """How a check counts towards a retrain under `policy`: "drift", "ok" (resets the count) or "skipped"
+    (neither: nothing was compared)."""
+    drift = result.drift
+    if drift is None:
+        return "skipped"
+    signals: dict[str, bool] = {
+        "drift_share": drift.dataset_drift,
+        "weighted_drift": drift.weighted is not None and drift.weighted.drifted,
+    }
+    drifted = any(signals.values()) if policy == "any" else signals[policy]
+    return "drift" if drifted else "ok"
 
 
 @dataclass

@@ -53,6 +53,8 @@ def test_driftline_config_variable_picks_the_file(tmp_path: Path, monkeypatch: p
         ),
         ("data:\n  path: data.txt\n", "data", "must end in .csv or .parquet"),
         ("store:\n  url: mysql://x\n", "store.url", "sqlite"),
+        ("retrain:\n  trigger: sometimes\n", "retrain.trigger", "'drift_share', 'weighted_drift' or 'any'"),
+        ("monitoring:\n  multivariate_auc: 0.4\n", "monitoring.multivariate_auc", "greater than 0.5"),
     ],
 )
 def test_bad_config_names_the_field_and_reason(tmp_path: Path, text: str, field: str, reason: str) -> None:
