@@ -48,8 +48,6 @@ class CheckResult:
     def to_dict(self) -> dict[str, Any]:
         drift = self.drift
         weighted = drift.weighted if drift else None
-        # each feature's drift with its importance and weight beside it
-        features = [weighted.annotate(f) if weighted else f.to_dict() for f in (drift.features if drift else [])]
         return {
             "outcome": self.outcome,
             "reason": self.reason,
@@ -66,7 +64,7 @@ class CheckResult:
             "drift_share": drift.drift_share if drift else None,
             "drift_share_threshold": drift.drift_share_threshold if drift else None,
             "drifted_features": drift.drifted_features if drift else [],
-            "features": features,
+            "features": drift.feature_rows() if drift else [],
             "weighted_drift": weighted.to_dict() if weighted else None,
             "multivariate_drift": drift.multivariate.to_dict() if drift and drift.multivariate else None,
             "insufficient_data": drift.insufficient if drift else {},

@@ -114,6 +114,11 @@ class DriftResult:
     def drifted_features(self) -> list[str]:
         return [f.feature for f in self.features if f.drifted]
 
+    def feature_rows(self) -> list[dict[str, Any]]:
+        """Each feature's test, with its importance and weight beside it once the check has weighted them."""
+        weighted = self.weighted
+        return [weighted.annotate(f) if weighted else f.to_dict() for f in self.features]
+
     def save_html(self, path: Path) -> None:
         """The Evidently report of this comparison as a standalone HTML page."""
         render(self.compared, path)

@@ -18,9 +18,8 @@ from monitoring.drift import DriftResult
 def summary_of(drift: DriftResult) -> dict[str, Any]:
     """What the section shows, as JSON-ready values."""
     weighted, multivariate = drift.weighted, drift.multivariate
-    features = [weighted.annotate(f) if weighted else f.to_dict() for f in drift.features]
     return {
-        "features": sorted(features, key=lambda f: -(f.get("weight") or 0.0)),
+        "features": sorted(drift.feature_rows(), key=lambda f: -(f.get("weight") or 0.0)),
         "weighted_drift": weighted.to_dict() if weighted else None,
         "multivariate_drift": multivariate.to_dict() if multivariate else None,
     }
