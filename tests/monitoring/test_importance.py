@@ -1,12 +1,16 @@
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from driftline.core import VersionDetails
-from monitoring import FeatureDrift
+from driftline.core import Registry, Store, VersionDetails, load_settings
+from monitoring import DriftChecker, FeatureDrift
 from monitoring.importance import FeatureWeights, weighted_drift
+from retrain import train
+from tests.factories import make_loans, write_amounts_config
+from tests.monitoring.conftest import log_predictions
 
 
 def drift(feature: str, drifted: bool) -> FeatureDrift:
@@ -61,3 +65,19 @@ def test_each_feature_carries_its_importance_and_weight_beside_its_drift() -> No
     found = weighted_drift([drift("income", True), drift("debt", False)], WEIGHTS, 0.3)
     annotated = found.annotate(drift("debt", False))
     assert (0.06, pytest.approx(1 / 3), False) == (annotated["importance"], annotated["weight"], annotated["drifted"])
+
+
+def test_a_check_of_a_regression_version_weighs_drift_by_its_stored_importance(tmp_path: Path) -> None:
+    """On a user's regression CSV the check weighs by the stored importance: income, the target's core, weighs most."""
+    settings = load_settings(
+        write_amounts_config(tmp_path, 800, model__estimator="sklearn.linear_model.Ridge", model__metric="rmse")
+    )
+    settings.monitoring.min_rows = 200
+    store = Store(settings.store.url)
+    registry = Registry(store, settings.store.model_dir)
+    train(settings, registry, trigger="test")
+    log_predictions(registry, make_loans(400, seed=41, income_shift=40))
+    found = DriftChecker(settings, registry).run().to_dict()
+    store.dispose()
+    weights = {f["feature"]: f["weight"] for f in found["features"]}
+    assert (False, "income") == (found["weighted_drift"]["equal_weights"], max(weights, key=weights.__getitem__))
