@@ -1,6 +1,7 @@
 """Drift check benchmark: a 100,000-row flights window against a 300,000-row reference, and a check over a
-1,000,000-row prediction log, each beside Evidently's plain `Report([DataDriftPreset()])` on the full frames, and
-the HTML report of the sampled comparison (rendered only when a report is opened).
+1,000,000-row prediction log, each beside Evidently's plain `Report([DataDriftPreset()])` on the full frames, the
+domain classifier on the sampled comparison, and the HTML report of that comparison (rendered only when a report is
+opened).
 
 Time and peak memory of each run are measured in a fresh child process. Prints a Markdown table.
 Usage: `python bench/drift.py` (part of `make bench`).
@@ -67,6 +68,21 @@ def run_sampled() -> dict[str, object]:
     started = time.perf_counter()
     result = compare(reference, window, schema, drift_share=0.3, sample_rows=5000)
     return {"seconds": time.perf_counter() - started, "drifted": sorted(result.drifted_features)}
+
+
+def run_multivariate() -> dict[str, object]:
+    """The domain classifier on the sampled comparison, as a check runs it after the per-feature tests."""
+    import evidently.presets  # noqa: F401
+
+    from monitoring import compare
+    from monitoring.multivariate import domain_drift
+
+    reference, window, schema = frames()
+    result = compare(reference, window, schema, drift_share=0.3, sample_rows=5000)
+    started = time.perf_counter()
+    found = domain_drift(result.compared, threshold=0.65, rows=2000, seed=0)
+    seconds = time.perf_counter() - started
+    return {"seconds": seconds, "drifted": [f"AUC {found.auc:.3f}" if found else "no verdict"]}
 
 
 def run_render() -> dict[str, object]:
@@ -165,6 +181,8 @@ def main() -> None:
     full = child("full")
     print("[bench] driftline's sampled check", file=sys.stderr, flush=True)
     sampled = child("sampled")
+    print("[bench] the domain classifier on those samples", file=sys.stderr, flush=True)
+    multivariate = child("multivariate")
     print("[bench] rendering its HTML report", file=sys.stderr, flush=True)
     rendered = child("render")
     with tempfile.TemporaryDirectory(prefix="driftline-drift-bench-") as folder:
@@ -177,6 +195,7 @@ def main() -> None:
     for name, result in (
         ("Report([DataDriftPreset()]) on the full frames", full),
         ("driftline compare(), 5,000-row samples", sampled),
+        ("its domain classifier, 2,000 rows per side (multivariate drift)", multivariate),
         ("its HTML report, rendered when opened (not part of a check)", rendered),
         (f"driftline monitor check on a {LOG_ROWS:,}-row SQLite log (window {WINDOW_ROWS:,})", logged),
     ):
@@ -191,7 +210,9 @@ def main() -> None:
 if __name__ == "__main__":
     if len(sys.argv) > 2 and sys.argv[1] == "--child":
         kind = sys.argv[2]
-        result = {"full": run_full, "sampled": run_sampled, "render": run_render}.get(kind)
+        result = {"full": run_full, "sampled": run_sampled, "multivariate": run_multivariate, "render": run_render}.get(
+            kind
+        )
         measured = result() if result else run_log_check(sys.argv[3])
         measured["rss_mib"] = peak_rss_mib()
         print(json.dumps(measured))

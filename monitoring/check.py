@@ -17,6 +17,8 @@ import pandas as pd
 from driftline.core import REFERENCE_FILE, Registry, Settings
 from monitoring.drift import DriftResult, compare, sampled
 from monitoring.estimation import EstimatedPerformance, PerformanceEstimation
+from monitoring.importance import FeatureWeights, weighted_drift
+from monitoring.multivariate import domain_drift
 from monitoring.performance import live_metric
 from monitoring.quality import Quality, ReferenceProfile, assess
 from monitoring.window import LABEL, LiveWindow, SampleCache, load_window
@@ -47,6 +49,7 @@ class CheckResult:
 
     def to_dict(self) -> dict[str, Any]:
         drift = self.drift
+        weighted = drift.weighted if drift else None
         return {
             "outcome": self.outcome,
             "reason": self.reason,
@@ -63,7 +66,9 @@ class CheckResult:
             "drift_share": drift.drift_share if drift else None,
             "drift_share_threshold": drift.drift_share_threshold if drift else None,
             "drifted_features": drift.drifted_features if drift else [],
-            "features": [f.to_dict() for f in drift.features] if drift else [],
+            "features": drift.feature_rows() if drift else [],
+            "weighted_drift": weighted.to_dict() if weighted else None,
+            "multivariate_drift": drift.multivariate.to_dict() if drift and drift.multivariate else None,
             "insufficient_data": drift.insufficient if drift else {},
             "prediction_drift": drift.prediction.to_dict() if drift and drift.prediction else None,
             "quality": self.quality.to_dict(),
@@ -81,12 +86,13 @@ class CheckResult:
 @dataclass(frozen=True)
 class Reference:
     """A version's reference as checks use it: the sample its windows are compared with (drawn from the stored
-    reference as `compare` would draw it), the sha256 of the stored file, and the profile data quality is measured
-    against (from the whole stored reference)."""
+    reference as `compare` would draw it), the sha256 of the stored file, the profile data quality is measured
+    against (from the whole stored reference), and the version's feature importance that drift is weighted by."""
 
     sample: pd.DataFrame
     sha256: str
     profile: ReferenceProfile
+    weights: FeatureWeights
 
 
 class DriftChecker:
@@ -109,7 +115,12 @@ class DriftChecker:
             model = self.registry.get(version)
             stored = self.registry.reference(version)
             sample = sampled(stored, self.settings.monitoring.sample_rows, self.settings.model.random_state)
-            prepared = Reference(sample, model.hashes[REFERENCE_FILE], ReferenceProfile.of(stored, model.schema))
+            prepared = Reference(
+                sample,
+                model.hashes[REFERENCE_FILE],
+                ReferenceProfile.of(stored, model.schema),
+                FeatureWeights.of(version, model.details),
+            )
             self._references = {version: prepared}
         return self._references[version]
 
@@ -145,7 +156,7 @@ class DriftChecker:
                 f"at least {monitoring.min_rows} are needed"
             )
         else:
-            result.drift = compare(
+            drift = compare(
                 reference.sample,
                 window.sample,
                 schema,
@@ -154,6 +165,14 @@ class DriftChecker:
                 sample_rows=monitoring.sample_rows,
                 seed=self.settings.model.random_state,
             )
+            drift.multivariate = domain_drift(
+                drift.compared,
+                threshold=monitoring.multivariate_auc,
+                rows=monitoring.multivariate_rows,
+                seed=self.settings.model.random_state,
+            )
+            drift.weighted = weighted_drift(drift.features, reference.weights, monitoring.weighted_drift)
+            result.drift = drift
             result.quality = assess(window.sample, reference.profile, schema)
             result.estimated = self.estimation.estimate(production.version, window.sample)
             # the report shows the estimate beside the drift it is rendered from

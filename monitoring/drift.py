@@ -18,13 +18,17 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from driftline.core import PREDICTION_COLUMN, FeatureSchema
 from monitoring.estimate_section import add_estimate_section
+
+if TYPE_CHECKING:  # both modules read this one's results
+    from monitoring.importance import WeightedDrift
+    from monitoring.multivariate import DomainDrift
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +93,9 @@ class Compared:
 
 @dataclass
 class DriftResult:
-    """Per-feature drift, the share of drifted features, and drift of the model's predictions."""
+    """Per-feature drift, the share of drifted features, and drift of the model's predictions; a check adds the
+    domain classifier's verdict and the importance-weighted score, computed from these (`compare` leaves them
+    None)."""
 
     features: list[FeatureDrift]
     insufficient: dict[str, str]
@@ -99,6 +105,8 @@ class DriftResult:
     rows_current: int
     rows_reference: int
     compared: Compared = field(repr=False)
+    multivariate: DomainDrift | None = None
+    weighted: WeightedDrift | None = None
 
     @property
     def dataset_drift(self) -> bool:
@@ -107,6 +115,11 @@ class DriftResult:
     @property
     def drifted_features(self) -> list[str]:
         return [f.feature for f in self.features if f.drifted]
+
+    def feature_rows(self) -> list[dict[str, Any]]:
+        """Each feature's test, with its importance and weight beside it once the check has weighted them."""
+        weighted = self.weighted
+        return [weighted.annotate(f) if weighted else f.to_dict() for f in self.features]
 
     def save_html(self, path: Path) -> None:
         """The Evidently report of this comparison as a standalone HTML page."""

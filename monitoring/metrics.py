@@ -8,6 +8,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from driftline.core import RetrainBackoff
 from monitoring.check import CheckResult
+from monitoring.drift import DriftResult
 from monitoring.estimation import EstimatedPerformance
 
 
@@ -43,6 +44,35 @@ class MonitorMetrics:
             "driftline_prediction_drift_score", "Drift score of the model's predictions.", registry=r
         )
         self.prediction_drifted = Gauge("driftline_prediction_drifted", "1 when the predictions drifted.", registry=r)
+        self.feature_importance = Gauge(
+            "driftline_feature_importance",
+            "Permutation importance per feature on the production version's holdout (loss of its metric).",
+            ["feature"],
+            registry=r,
+        )
+        self.weighted_drift_score = Gauge(
+            "driftline_weighted_drift_score", "Share of feature importance on drifted features.", registry=r
+        )
+        self.weighted_drift_threshold = Gauge(
+            "driftline_weighted_drift_threshold", "Threshold of the importance-weighted drift score.", registry=r
+        )
+        self.weighted_drift = Gauge(
+            "driftline_weighted_drift", "1 when the importance-weighted drift score reached its threshold.", registry=r
+        )
+        self.equal_weights = Gauge(
+            "driftline_weighted_drift_equal_weights",
+            "1 when drift was weighted equally (the version stores no usable importance).",
+            registry=r,
+        )
+        self.multivariate_auc = Gauge(
+            "driftline_multivariate_drift_auc", "Domain classifier ROC AUC, window rows vs reference.", registry=r
+        )
+        self.multivariate_threshold = Gauge(
+            "driftline_multivariate_drift_threshold", "Domain classifier AUC above which rows drifted.", registry=r
+        )
+        self.multivariate_drift = Gauge(
+            "driftline_multivariate_drift", "1 when the domain classifier found multivariate drift.", registry=r
+        )
         self.window_rows = Gauge("driftline_window_rows", "Live rows in the last checked window.", registry=r)
         self.reference_rows = Gauge(
             "driftline_reference_rows", "Reference rows compared in the last check.", registry=r
@@ -151,6 +181,7 @@ class MonitorMetrics:
             self.feature_threshold.labels(feature=feature.feature).set(feature.threshold)
             self.feature_drifted.labels(feature=feature.feature).set(1 if feature.drifted else 0)
             self.feature_test.labels(feature=feature.feature, test=feature.test, direction=feature.direction).set(1)
+        self._publish_drift_that_matters(drift)
         if drift.prediction is not None:
             self.prediction_score.set(drift.prediction.score)
             self.prediction_drifted.set(1 if drift.prediction.drifted else 0)
@@ -182,6 +213,24 @@ class MonitorMetrics:
         ):
             if value is not None:
                 gauge.labels(metric=metric).set(value)
+
+    def _publish_drift_that_matters(self, drift: DriftResult) -> None:
+        """The importance-weighted score with each feature's importance, and the domain classifier's AUC."""
+        weighted = drift.weighted
+        if weighted is not None:
+            self.weighted_drift_score.set(weighted.score)
+            self.weighted_drift_threshold.set(weighted.threshold)
+            self.weighted_drift.set(1 if weighted.drifted else 0)
+            self.equal_weights.set(0 if weighted.equal_weights_because is None else 1)
+            self.feature_importance.clear()  # a new version may know other features, or none
+            for name, value in weighted.importance.items():
+                if value is not None:
+                    self.feature_importance.labels(feature=name).set(value)
+        multivariate = drift.multivariate
+        if multivariate is not None:
+            self.multivariate_auc.set(multivariate.auc)
+            self.multivariate_threshold.set(multivariate.threshold)
+            self.multivariate_drift.set(1 if multivariate.drifted else 0)
 
     def failed(self, duration_seconds: float) -> None:
         self.checks.labels(outcome="failed").inc()

@@ -20,6 +20,7 @@ import secrets
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pyarrow as pa
@@ -27,6 +28,7 @@ import pyarrow.parquet as pq
 
 from driftline.core import log_event
 from monitoring.drift import Compared, DriftResult, render
+from monitoring.report_summary import add_summary, summary_of
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +36,7 @@ _NAME = re.compile(r"^check-(\d{8}T\d{6}\d{6})Z-v\d+\.html$")
 _REFERENCE = re.compile(r"^reference-[0-9a-f]{32}\.parquet$")
 _SIDE = "__compared_side__"  # files written before references were shared hold both samples, told apart by it
 _META = b"driftline.compared"
+_SUMMARY = b"driftline.summary"  # what the report shows above Evidently's page (files of older checks lack it)
 # a reference file younger than this is never swept: another writer may have just written it for a check to come
 _SWEEP_AFTER_SECONDS = 600
 
@@ -57,7 +60,7 @@ class ReportArchive:
         name = f"check-{stamp}-v{version}.html"
         reference, created = self._keep_reference(drift.compared.reference)
         temporary = self.folder / f"{name}.tmp"
-        write_compared(drift.compared, temporary, reference=reference)
+        write_compared(drift.compared, temporary, reference=reference, summary=summary_of(drift))
         temporary.replace(self._pending(name))  # a reader never sees a half-written file
         for old in self.list()[self.keep :]:
             self._pending(old).unlink(missing_ok=True)
@@ -130,11 +133,13 @@ class ReportArchive:
                 return None
             try:
                 compared = read_compared(pending)
+                summary = read_summary(pending)
             except (OSError, ValueError, KeyError, pa.ArrowException) as exc:
                 raise ReportError(f"the stored comparison of {name} cannot be read: {exc}") from exc
             temporary = self.folder / f"{name}.render"
             try:
                 render(compared, temporary)
+                add_summary(temporary, summary)
             except Exception as exc:  # Evidently failing on stored data is this report's problem, not the monitor's
                 temporary.unlink(missing_ok=True)
                 raise ReportError(f"{name} could not be rendered: {type(exc).__name__}: {exc}") from exc
@@ -147,9 +152,9 @@ class ReportArchive:
         return self.folder / f"{name}.parquet"
 
 
-def write_compared(compared: Compared, path: Path, *, reference: str) -> None:
-    """The window's sample in a Parquet file; the test settings and the name of the reference sample's file (in the
-    same folder) in its metadata."""
+def write_compared(compared: Compared, path: Path, *, reference: str, summary: dict[str, Any] | None = None) -> None:
+    """The window's sample in a Parquet file; the test settings, the name of the reference sample's file (in the
+    same folder) and the check's summary for the report in its metadata."""
     table = pa.Table.from_pandas(compared.current, preserve_index=False)
     settings = {
         "numeric": compared.numeric,
@@ -159,8 +164,17 @@ def write_compared(compared: Compared, path: Path, *, reference: str) -> None:
         "reference": reference,
         "estimated_performance": compared.estimated_performance,
     }
-    table = table.replace_schema_metadata({**(table.schema.metadata or {}), _META: json.dumps(settings).encode()})
+    metadata = {**(table.schema.metadata or {}), _META: json.dumps(settings).encode()}
+    if summary is not None:
+        metadata[_SUMMARY] = json.dumps(summary).encode()
+    table = table.replace_schema_metadata(metadata)
     pq.write_table(table, path)
+
+
+def read_summary(path: Path) -> dict[str, Any] | None:
+    """The check's summary kept with a stored comparison; None for comparisons stored without one."""
+    stored = (pq.read_schema(path).metadata or {}).get(_SUMMARY)
+    return json.loads(stored) if stored else None
 
 
 def read_compared(path: Path) -> Compared:

@@ -1,10 +1,11 @@
 """One path from training rows to a registered version, shared by the first training and every retrain.
 
 Both build the configured pipeline, search its parameters when a search space is set, fit it, score it on a
-holdout it never saw, sample its drift reference from the rows it was fitted on, keep the holdout's labels and
-outputs for label-free performance estimation, and register its files as a version. What the candidate is
-compared with, and what the comparison decides, is the caller's policy: `train` holds it against a dummy baseline,
-`retrain` against the champion. The caller hands its verdict to `Candidate.register`.
+holdout it never saw, measure each feature's permutation importance on that holdout, sample its drift reference
+from the rows it was fitted on, keep the holdout's labels and outputs for label-free performance estimation, and
+register its files as a version. What the candidate is compared with, and what the comparison decides, is the
+caller's policy: `train` holds it against a dummy baseline, `retrain` against the champion. The caller hands its
+verdict to `Candidate.register`.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import driftline
 from driftline.core import (
     ESTIMATOR_STEP,
     PREDICTION_COLUMN,
+    FeatureImportance,
     FeatureSchema,
     ModelSettings,
     ModelVersion,
@@ -32,6 +34,7 @@ from driftline.core import (
 )
 from retrain.artifacts import write_artifacts
 from retrain.evaluate import holdout_metrics
+from retrain.importance import feature_importance
 from retrain.performance_reference import PerformanceReference, reference_for_estimation
 from retrain.pipeline import build_pipeline
 from retrain.tune import TuningResult, searched
@@ -55,6 +58,7 @@ class Candidate:
     reference: pd.DataFrame
     tuning: TuningResult | None
     performance: PerformanceReference | None  # None for a multiclass classifier, which is not estimated
+    feature_importance: FeatureImportance  # on the holdout, stored in the version's details
 
     @property
     def params(self) -> dict[str, Any]:
@@ -125,7 +129,16 @@ def build_candidate(
         schema = schema.with_classes(list(pipeline.classes_))
     reference = reference_sample(training, pipeline, schema, model.reference_rows, model.random_state)
     performance = reference_for_estimation(pipeline, schema, holdout, model.random_state)
-    return Candidate(pipeline, schema, model.metric, metrics, reference, tuning, performance)
+    importance = feature_importance(
+        pipeline,
+        holdout,
+        schema,
+        model.metric,
+        rows=model.importance_rows,
+        repeats=model.importance_repeats,
+        seed=model.random_state,
+    )
+    return Candidate(pipeline, schema, model.metric, metrics, reference, tuning, performance, importance)
 
 
 def reference_sample(train: pd.DataFrame, pipeline: Any, schema: FeatureSchema, rows: int, seed: int) -> pd.DataFrame:

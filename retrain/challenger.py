@@ -208,6 +208,7 @@ def _retrain(
         "code_version": code_version(),
         "trigger": run.trigger,
         "run_id": run.id,
+        "feature_importance": candidate.feature_importance,
         "evidence": evidence,
     }
     version = candidate.register(

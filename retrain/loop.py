@@ -30,7 +30,8 @@ from apscheduler.triggers.cron import CronTrigger
 from driftline.core import SCHEDULER_JOBS_TABLE, RetrainBackoff, Settings, log_event, retrain_backoff
 from monitoring import CheckResult, DriftChecker, MonitorMetrics, ReportArchive
 from retrain.challenger import RetrainDecision, retrain
-from retrain.trigger import RetrainTrigger
+from retrain.performance_trigger import ESTIMATED_PERFORMANCE
+from retrain.trigger import RetrainTrigger, counted_outcome
 
 log = logging.getLogger(__name__)
 
@@ -120,9 +121,23 @@ class MonitorLoop:
             reason=result.reason,
             drift_share=result.drift.drift_share if result.drift else None,
         )
-        why = self.trigger.observe(result.outcome, self.store.count_feedback(), self.publish_backoff())
+        policy = self.settings.retrain.trigger
+        why = self.trigger.observe(
+            counted_outcome(result, policy),
+            self.store.count_feedback(),
+            self.publish_backoff(),
+            needs_labels=policy != ESTIMATED_PERFORMANCE,
+        )
         if why is not None:
-            kept = ("drift_share", "drifted_features", "rows", "window", "model_version")
+            kept = (
+                "drift_share",
+                "weighted_drift",
+                "estimated_performance",
+                "drifted_features",
+                "rows",
+                "window",
+                "model_version",
+            )
             summary = {k: v for k, v in result.to_dict().items() if k in kept}
             self.retrain_now("drift", {"reason": why, **summary})
         return result

@@ -105,6 +105,7 @@ def _train(settings: Settings, registry: Registry, *, run: TrainingRun, progress
         "duration_seconds": run.seconds(),
         "trigger": run.trigger,
         "run_id": run.id,
+        "feature_importance": candidate.feature_importance,
     }
     progress("writing artifacts to the BentoML model store")
     status_reason = (

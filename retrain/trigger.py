@@ -1,11 +1,33 @@
-"""When drift should trigger a retrain: K drifted windows in a row, the back-off passed, enough labels."""
+"""When drift should trigger a retrain: K drifted windows in a row, the back-off passed, enough labels.
+
+Which checks count as drifted windows is the `retrain.trigger` policy (`counted_outcome`): dataset drift by the
+share of drifted features, importance-weighted drift, the label-free performance estimate below its threshold, or
+any of them. Each policy is one entry of its signals.
+"""
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
 
-from driftline.core import RetrainBackoff, RetrainSettings
+from driftline.core import RetrainBackoff, RetrainSettings, TriggerPolicy
+from monitoring import CheckResult
+from retrain.performance_trigger import estimated_performance_drop
+
+
+def counted_outcome(result: CheckResult, policy: TriggerPolicy) -> str:
+    """How a check counts towards a retrain under `policy`: "drift", "ok" (resets the count) or "skipped"
+    (neither: nothing was compared)."""
+    drift = result.drift
+    if drift is None:
+        return "skipped"
+    signals: dict[str, bool] = {
+        "drift_share": drift.dataset_drift,
+        "weighted_drift": drift.weighted is not None and drift.weighted.drifted,
+        "estimated_performance": estimated_performance_drop(result),
+    }
+    drifted = any(signals.values()) if policy == "any" else signals[policy]
+    return "drift" if drifted else "ok"
 
 
 @dataclass
@@ -17,10 +39,17 @@ class RetrainTrigger:
     consecutive: int = 0
 
     def observe(
-        self, outcome: str, labelled_rows: int, backoff: RetrainBackoff | None, now: float | None = None
+        self,
+        outcome: str,
+        labelled_rows: int,
+        backoff: RetrainBackoff | None,
+        now: float | None = None,
+        *,
+        needs_labels: bool = True,
     ) -> str | None:
         """Feed one check's outcome; returns why a retrain should run now, or None. A back-off of None (the
-        history could not be read) holds the retrain back."""
+        history could not be read) holds the retrain back; `needs_labels=False` (a label-free policy) skips the
+        `min_labeled_rows` gate."""
         if outcome == "drift":
             self.consecutive += 1
         elif outcome == "ok":
@@ -29,7 +58,7 @@ class RetrainTrigger:
             return None
         if backoff is None or not backoff.allows(time.time() if now is None else now):
             return None
-        if labelled_rows < self.settings.min_labeled_rows:
+        if needs_labels and labelled_rows < self.settings.min_labeled_rows:
             return None
         self.consecutive = 0
         return f"drift in {self.settings.consecutive_windows} consecutive windows"

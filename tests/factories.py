@@ -65,3 +65,19 @@ def write_config(folder: Path, data_path: Path, **overrides: Any) -> Path:
     path = folder / "driftline.yaml"
     path.write_text(yaml.safe_dump(config), encoding="utf-8")
     return path
+
+
+def write_amounts_config(folder: Path, rows: int, **overrides: Any) -> Path:
+    """A regression config: the loans features predict `amount` (mostly income, some debt ratio), from a CSV."""
+    frame = make_loans(rows).drop(columns=["default"])
+    frame["amount"] = frame["income"] * 3 + np.nan_to_num(frame["debt_ratio"], nan=0.5) * 10
+    path = folder / "amounts.csv"
+    frame.to_csv(path, index=False)
+    config = write_config(folder, path, **overrides)
+    text = (
+        config.read_text()
+        .replace("target: default", "target: amount")
+        .replace("task: classification", "task: regression")
+    )
+    config.write_text(text)
+    return config

@@ -22,6 +22,8 @@ PANEL_TYPES = {"timeseries", "stat", "table", "bargauge", "heatmap"}
 EXPECTED_ALERTS = {
     "DriftlineDatasetDrift",
     "DriftlineFeatureDrift",
+    "DriftlineMultivariateDrift",
+    "DriftlineWeightedDrift",
     "DriftlineDriftCheckStale",
     "DriftlineLivePerformanceDrop",
     "DriftlineEstimatedPerformanceDrop",

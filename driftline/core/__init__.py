@@ -2,7 +2,14 @@
 
 from driftline.core.backoff import RetrainBackoff, RetrainHistory, decide_backoff, retrain_backoff
 from driftline.core.dataset import Dataset, load_dataset, read_table
-from driftline.core.details import DataChecks, TimeRange, VersionData, VersionDetails, compared_values
+from driftline.core.details import (
+    DataChecks,
+    FeatureImportance,
+    TimeRange,
+    VersionData,
+    VersionDetails,
+    compared_values,
+)
 from driftline.core.errors import (
     ArtifactIntegrityError,
     ConfigError,
@@ -44,6 +51,7 @@ from driftline.core.settings import (
     SearchRange,
     SearchSettings,
     Settings,
+    TriggerPolicy,
     config_path,
     estimator_refusal,
     greater_is_better,
@@ -102,6 +110,7 @@ __all__ = [
     "Dataset",
     "DriftlineError",
     "EstimationSettings",
+    "FeatureImportance",
     "FeatureSchema",
     "InvalidInput",
     "LabelledRow",
@@ -129,6 +138,7 @@ __all__ = [
     "Store",
     "StoreUnavailable",
     "TimeRange",
+    "TriggerPolicy",
     "UnknownRequestIds",
     "UnknownVersion",
     "VersionData",

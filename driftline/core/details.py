@@ -39,6 +39,17 @@ class TimeRange(TypedDict):
     end: str
 
 
+class FeatureImportance(TypedDict):
+    """Permutation importance of each feature on the holdout: how much the metric worsens when the feature's values
+    are shuffled (in the metric's own units; about 0 for a feature the model ignores, below 0 by chance)."""
+
+    metric: str  # the configured metric it is measured on
+    rows: int  # holdout rows shuffled
+    repeats: int  # shuffles per feature
+    mean: dict[str, float | None]  # per feature; None where the metric is undefined on the holdout
+    std: dict[str, float | None]
+
+
 class VersionDetails(TypedDict):
     """A version's `details`: the estimator and its fitted parameters, holdout metrics beside those of what it was
     compared with, its data, and the run that made it."""
@@ -52,6 +63,8 @@ class VersionDetails(TypedDict):
     code_version: str
     trigger: str
     run_id: int
+    # versions trained before importance was measured lack it; drift weighting then falls back to equal weights
+    feature_importance: NotRequired[FeatureImportance]
     # a first training's only
     configured_params: NotRequired[dict[str, Any]]
     tuning: NotRequired[dict[str, Any] | None]  # the search's trials and winner; None without a search space

@@ -36,6 +36,8 @@ DEFAULT_CONFIG = Path(str(resources.files("driftline.core").joinpath("driftline.
 CONFIG_ENV = "DRIFTLINE_CONFIG"
 
 Task = Literal["classification", "regression"]
+# what drift counts towards a retrain (RetrainSettings.trigger)
+TriggerPolicy = Literal["drift_share", "weighted_drift", "estimated_performance", "any"]
 
 # metric name -> True when larger is better
 METRIC_DIRECTIONS: dict[str, bool] = {
@@ -222,6 +224,10 @@ class ModelSettings(_Section):
     """Share of rows (the most recent, with a time column) kept out of training for evaluation."""
     reference_rows: int = Field(default=20_000, gt=0)
     """Rows of training features kept with each version as its drift reference."""
+    importance_rows: int = Field(default=2000, ge=50)
+    """Holdout rows (a random sample) that each feature is shuffled in to measure its permutation importance."""
+    importance_repeats: int = Field(default=3, ge=1, le=50)
+    """Shuffles per feature; the importance is the mean loss of `metric` over them."""
     random_state: int = 0
     """Seed for splits, sampling and estimators that take one."""
     search: SearchSettings | None = None
@@ -311,6 +317,13 @@ class MonitoringSettings(_Section):
     """Dataset drift when this share of features drifts."""
     stat_test: str = "auto"
     """Evidently stat test for every column (e.g. `wasserstein`, `psi`, `ks`), or `auto`."""
+    weighted_drift: float = Field(default=0.3, gt=0.0, le=1.0)
+    """Importance-weighted drift when the drifted features carry this share of the model's feature importance."""
+    multivariate_auc: float = Field(default=0.65, gt=0.5, lt=1.0)
+    """Multivariate drift when a classifier tells window rows from reference rows with a ROC AUC above this (0.5:
+    it cannot tell them apart)."""
+    multivariate_rows: int = Field(default=2000, ge=100)
+    """Rows of the window's sample and of the reference's that the domain classifier sees (each)."""
     sample_rows: int = Field(default=5000, ge=100)
     """Rows sampled from the window and from the reference for a check."""
     reports_dir: Path = Path(".driftline/reports")
@@ -326,6 +339,11 @@ class MonitoringSettings(_Section):
 
 
 class RetrainSettings(_Section):
+    trigger: TriggerPolicy = "drift_share"
+    """Which drift counts towards a retrain: `drift_share` (dataset drift: `monitoring.drift_share` of the
+    features drifted), `weighted_drift` (the drifted features carry `monitoring.weighted_drift` of the model's
+    feature importance), `estimated_performance` (the label-free estimate of `model.metric` is worse than its
+    threshold, see `monitoring.estimation`; this one needs no labels to start a retrain), or `any` of them."""
     consecutive_windows: int = Field(default=2, gt=0)
     """Drifted windows in a row before a retrain."""
     cooldown_seconds: int = Field(default=600, ge=0)

@@ -33,7 +33,9 @@ def test_check_exits_1_on_drift_and_prints_the_evidence(
     code, result = run_check(config_file, capsys)
     assert (1, "drift", 500) == (code, result["outcome"], result["rows"])
     assert "income" in result["drifted_features"]
-    assert {"feature", "kind", "test", "direction", "score", "threshold", "drifted"} == set(result["features"][0])
+    assert {"feature", "kind", "test", "direction", "score", "threshold", "drifted", "importance", "weight"} == set(
+        result["features"][0]
+    )
     assert 64 == len(result["reference_sha256"]) and 1 == result["model_version"]
     [report] = (tmp_path / "reports").glob("check-*.html")
     assert "income" in report.read_text()

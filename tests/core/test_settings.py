@@ -63,6 +63,12 @@ def test_driftline_config_variable_picks_the_file(tmp_path: Path, monkeypatch: p
             "(top level)",
             "model.metric 'log_loss' is not estimated",
         ),
+        (
+            "retrain:\n  trigger: sometimes\n",
+            "retrain.trigger",
+            "'drift_share', 'weighted_drift', 'estimated_performance' or 'any'",
+        ),
+        ("monitoring:\n  multivariate_auc: 0.4\n", "monitoring.multivariate_auc", "greater than 0.5"),
     ],
 )
 def test_bad_config_names_the_field_and_reason(tmp_path: Path, text: str, field: str, reason: str) -> None:

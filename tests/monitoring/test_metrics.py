@@ -44,6 +44,51 @@ def test_a_check_publishes_scores_thresholds_tests_and_flags(loop: MonitorLoop, 
     assert value(m, "driftline_seconds_since_last_check") < 5.0  # type: ignore[operator]
 
 
+def test_each_feature_importance_of_the_production_version_is_a_gauge(loop: MonitorLoop, registry: Registry) -> None:
+    """driftline_feature_importance carries the importance stored with the version, per feature."""
+    log_predictions(registry, make_loans(300, seed=26))
+    loop.check_once()
+    stored = registry.production().details["feature_importance"]["mean"]
+    assert stored == {name: value(loop.metrics, "driftline_feature_importance", feature=name) for name in stored}
+
+
+def test_the_weighted_score_and_the_domain_classifier_auc_are_gauges(loop: MonitorLoop, registry: Registry) -> None:
+    """The check's importance-weighted score and domain classifier AUC, each beside its threshold."""
+    log_predictions(registry, make_loans(300, seed=27, income_shift=40))
+    found = loop.check_once().to_dict()  # type: ignore[union-attr]
+    m = loop.metrics
+    assert (
+        found["weighted_drift"]["score"],
+        0.3,
+        1.0,
+        found["multivariate_drift"]["auc"],
+        0.65,
+        1.0,
+    ) == (
+        value(m, "driftline_weighted_drift_score"),
+        value(m, "driftline_weighted_drift_threshold"),
+        value(m, "driftline_weighted_drift"),
+        value(m, "driftline_multivariate_drift_auc"),
+        value(m, "driftline_multivariate_drift_threshold"),
+        value(m, "driftline_multivariate_drift"),
+    )
+
+
+def test_the_report_shows_each_feature_importance_beside_its_drift(loop: MonitorLoop, registry: Registry) -> None:
+    """Above Evidently's page, the rendered report lists each feature's drift with its importance and weight."""
+    client = TestClient(monitor_app(loop.metrics, loop.archive, loop.last_check))
+    log_predictions(registry, make_loans(300, seed=28, income_shift=40))
+    found = loop.check_once().to_dict()  # type: ignore[union-attr]
+    [name] = loop.archive.list()
+    income = next(f for f in found["features"] if f["feature"] == "income")
+    row = (
+        f"<tr><td>income</td><td>numeric</td><td>{income['test']}</td><td>{income['score']:.4g}</td>"
+        f"<td>{income['threshold']:.4g}</td><td>drifted</td><td>{income['importance']:.4g}</td>"
+        f"<td>{income['weight']:.4g}</td></tr>"
+    )
+    assert row in client.get(f"/reports/{name}").text
+
+
 def test_a_failing_check_is_counted_and_the_loop_goes_on(loop: MonitorLoop, registry: Registry) -> None:
     """An error inside a check becomes outcome=failed; the next check works."""
     original = loop.checker.run

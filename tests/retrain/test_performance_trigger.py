@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from driftline.core import Registry, Settings
+from driftline.core import Registry, Settings, retrain_backoff
 from monitoring import DriftChecker
 from retrain import TrainingOutcome
 from retrain.performance_trigger import estimated_drop_reason, estimated_performance_drop
+from retrain.trigger import RetrainTrigger, counted_outcome
 from tests.factories import make_loans
 from tests.monitoring.conftest import log_predictions
 
@@ -51,3 +52,18 @@ def test_the_reason_names_the_estimate_its_threshold_and_the_labels(checker: Dri
     value = result.estimated.value  # type: ignore[union-attr]
     expected = f"estimated roc_auc {value:.4f} is worse than its threshold 0.9900 (400 rows, 0 labelled)"
     assert expected == estimated_drop_reason(result)
+
+
+def test_the_estimated_performance_policy_starts_a_retrain_before_any_label(
+    checker: DriftChecker, registry: Registry
+) -> None:
+    """Under `retrain.trigger: estimated_performance` the trigger fires on an estimated drop with no label at all."""
+    retrain = checker.settings.retrain
+    retrain.trigger, retrain.consecutive_windows = "estimated_performance", 1
+    checker.settings.monitoring.estimation.threshold = 0.99
+    log_predictions(registry, make_loans(400, seed=35))
+    outcome = counted_outcome(checker.run(), retrain.trigger)
+    why = RetrainTrigger(retrain).observe(
+        outcome, labelled_rows=0, backoff=retrain_backoff(retrain, registry.store), needs_labels=False
+    )
+    assert "drift in 1 consecutive windows" == why

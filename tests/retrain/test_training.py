@@ -11,7 +11,7 @@ from driftline.core.registry import REFERENCE_FILE
 from retrain import TrainingOutcome, train
 from retrain.evaluate import is_better
 from retrain.pipeline import estimator_class
-from tests.factories import make_loans, write_config
+from tests.factories import make_loans, write_amounts_config, write_config
 
 
 def test_first_training_registers_and_promotes_with_evidence(trained: TrainingOutcome, registry: Registry) -> None:
@@ -154,17 +154,8 @@ def test_regression_on_a_user_parquet_file_with_inferred_features(tmp_path: Path
 
 def test_a_scorer_name_trains_and_compares_with_the_scorer_direction(tmp_path: Path) -> None:
     """neg_mean_absolute_error is recorded as -MAE, and the model beats the mean baseline by scoring higher."""
-    frame = make_loans(600).drop(columns=["default"])
-    frame["amount"] = frame["income"] * 3 + np.nan_to_num(frame["debt_ratio"], nan=0.5) * 10
-    path = tmp_path / "amounts.csv"
-    frame.to_csv(path, index=False)
-    config = write_config(
-        tmp_path, path, model__metric="neg_mean_absolute_error", model__estimator="sklearn.linear_model.Ridge"
-    )
-    config.write_text(
-        config.read_text()
-        .replace("target: default", "target: amount")
-        .replace("task: classification", "task: regression")
+    config = write_amounts_config(
+        tmp_path, 600, model__metric="neg_mean_absolute_error", model__estimator="sklearn.linear_model.Ridge"
     )
     settings = load_settings(config)
     outcome = train(settings, Registry_for(settings))
