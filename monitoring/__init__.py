@@ -2,11 +2,12 @@
 
 from monitoring.check import CheckResult, DriftChecker
 from monitoring.drift import DriftResult, FeatureDrift, compare
-from monitoring.metrics import MonitorMetrics
+from monitoring.metrics import PRUNED_TABLES, MonitorMetrics
 from monitoring.reports import ReportArchive
 from monitoring.server import monitor_app
 
 __all__ = [
+    "PRUNED_TABLES",
     "CheckResult",
     "DriftChecker",
     "DriftResult",

@@ -8,6 +8,9 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from monitoring.check import CheckResult
 
+PRUNED_TABLES = ("predictions", "feedback", "checks", "model_versions", "reports")
+"""The `table` label values of `driftline_pruned_rows_total`."""
+
 
 class MonitorMetrics:
     """Gauges set from each check; counters of checks, retrains and promotions."""
@@ -80,6 +83,14 @@ class MonitorMetrics:
         self.retrains = Counter("driftline_retrain_runs", "Retrain runs by outcome.", ["outcome"], registry=r)
         self.production_version = Gauge("driftline_production_model_version", "Version in production.", registry=r)
         self.promotions = Counter("driftline_promotions", "Promotions by kind.", ["kind"], registry=r)
+        self.pruned = Counter(
+            "driftline_pruned_rows",
+            "Records deleted by retention, by table (model_versions: versions with their files; reports: files).",
+            ["table"],
+            registry=r,
+        )
+        for table in PRUNED_TABLES:
+            self.pruned.labels(table=table)
         for outcome in ("ok", "drift", "skipped", "failed"):
             self.checks.labels(outcome=outcome)
         for outcome in ("promoted", "rejected", "failed"):

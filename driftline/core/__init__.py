@@ -28,6 +28,7 @@ from driftline.core.settings import (
     METRIC_DIRECTIONS,
     REGRESSION_METRICS,
     ModelSettings,
+    RetentionSettings,
     RetrainSettings,
     SearchRange,
     SearchSettings,
@@ -53,10 +54,12 @@ from driftline.core.store import (
     LabelledRow,
     Payload,
     PromotionRow,
+    PruningPlan,
     RunRow,
     SampledRow,
     Store,
     VersionRow,
+    plan_pruning,
 )
 
 __all__ = [
@@ -96,7 +99,9 @@ __all__ = [
     "PredictionRecord",
     "PromotionRefused",
     "PromotionRow",
+    "PruningPlan",
     "Registry",
+    "RetentionSettings",
     "RetrainSettings",
     "RunRow",
     "SampledRow",
@@ -122,6 +127,7 @@ __all__ = [
     "log_event",
     "metric_from_outputs",
     "plain",
+    "plan_pruning",
     "prediction_records",
     "read_table",
 ]

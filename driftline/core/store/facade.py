@@ -11,12 +11,13 @@ from driftline.core.store.drift_checks import DriftChecks
 from driftline.core.store.engine import create_engine
 from driftline.core.store.lease import Leases
 from driftline.core.store.live import LiveTraffic
+from driftline.core.store.retention import Pruning
 from driftline.core.store.runs import Runs
 from driftline.core.store.tables import metadata
 from driftline.core.store.versions import Versions
 
 
-class Store(Versions, Runs, LiveTraffic, Leases, DriftChecks):
+class Store(Versions, Runs, LiveTraffic, Leases, DriftChecks, Pruning):
     """All reads and writes of Driftline's records; safe to share between threads."""
 
     def __init__(self, url: str) -> None:
