@@ -57,6 +57,8 @@ class Pruner:
             )
         with tally.table("checks"):
             store.prune_checks(before=plan.checks_before, batch_rows=batch, pause_seconds=pause, on_batch=tally.add)
+        if keep.vacuum:
+            store.reclaim([table for table in ("predictions", "feedback", "checks") if tally.totals[table]])
         with tally.table("model_versions"):
             tally.add("model_versions", self._prune_versions(plan))
         with tally.table("reports"):

@@ -343,6 +343,9 @@ class RetentionSettings(_Section):
     batch at most."""
     batch_pause_seconds: float = Field(default=0.05, ge=0.0, le=10.0)
     """Pause between batches, which lets the service's writes in."""
+    vacuum: bool = True
+    """On PostgreSQL, VACUUM the pruned tables after each pruning (not FULL: reads and writes go on), so new rows
+    reuse the freed space at once rather than when autovacuum next runs. Off for stores whose autovacuum is tuned."""
 
 
 class ServingSettings(_Section):

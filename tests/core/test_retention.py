@@ -193,3 +193,9 @@ def test_a_version_a_rollback_left_is_pruned_and_registered_ones_are_kept() -> N
     versions = [version(1, "archived"), version(2, "production"), version(3, "archived"), version(4, "registered")]
     doomed = versions_to_prune(versions, production=2, lineage=[1, 2], keep_rejected=5, keep_archived=5)
     assert [3] == [v["version"] for v in doomed]
+
+
+def test_reclaiming_space_refuses_a_table_retention_does_not_prune(store: Store) -> None:
+    """VACUUM runs only on the pruned tables' own names, never on a name from elsewhere."""
+    with pytest.raises(ValueError, match="'users; DROP' is not a table retention prunes"):
+        store.reclaim(["predictions", "users; DROP"])

@@ -158,6 +158,20 @@ class Pruning(OnEngine):
 
         return self._in_batches(pick, delete, batch_rows, pause_seconds, on_batch)
 
+    def reclaim(self, tables: Sequence[str]) -> None:
+        """On PostgreSQL, VACUUM the named tables of the store (not FULL: no lock that stops reads or writes), so
+        the next writes reuse the space of the deleted rows instead of waiting for autovacuum's thresholds; SQLite
+        reuses freed pages by itself."""
+        known = {table.name for table in (predictions, feedback, checks)}
+        for name in tables:
+            if name not in known:
+                raise ValueError(f"{name!r} is not a table retention prunes")
+        if self.engine.dialect.name != "postgresql":
+            return
+        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            for name in tables:
+                conn.execute(sa.text(f"VACUUM {name}"))  # a name checked against the store's own tables above
+
     def delete_version(self, version: int) -> bool:
         """Delete a rejected or archived version's row; False (nothing deleted) if it is in production or has any
         other status by now. The caller deletes its files afterwards, so a version never outlives its files."""
