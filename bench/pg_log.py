@@ -34,7 +34,14 @@ sys.path.insert(0, str(ROOT))
 from bench.load import dropped_records  # noqa: E402
 from bench.retention import store_url  # noqa: E402
 from bench.serving import prepare, progress, running, wrk  # noqa: E402
-from driftline.core import Registry, Store, load_dataset, load_settings, prediction_records  # noqa: E402
+from driftline.core import (  # noqa: E402
+    Registry,
+    Store,
+    load_dataset,
+    load_settings,
+    plan_pruning,
+    prediction_records,
+)
 from driftline.core.settings import DEFAULT_CONFIG  # noqa: E402
 from monitoring import DriftChecker  # noqa: E402
 from retrain import train  # noqa: E402
@@ -179,11 +186,15 @@ def check(rows: int) -> None:
             started = time.perf_counter()
             result = checker.run()
             timings.append((window, time.perf_counter() - started, result.window.rows, result.outcome))
+        started = time.perf_counter()
+        plan_pruning(registry.store, load_settings(DEFAULT_CONFIG))  # what a pruning reads before deleting anything
+        planning = time.perf_counter() - started
         registry.store.dispose()
     print(f"\nPostgreSQL log of {logged:,} predictions ({size} database)\n")
     print("| window rows | check seconds | rows in window | outcome |\n|---:|---:|---:|---|")
     for window, seconds, in_window, outcome in timings:
         print(f"| {window:,} | {seconds:.2f} | {in_window:,} | {outcome} |")
+    print(f"\nPlanning a pruning (window, retrain rows, row cap, versions): {planning:.2f} s")
 
 
 def main() -> None:

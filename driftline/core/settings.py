@@ -342,7 +342,8 @@ class RetentionSettings(_Section):
     """Rows deleted per statement; each batch is its own short transaction, so the service's writes wait for one
     batch at most."""
     batch_pause_seconds: float = Field(default=0.05, ge=0.0, le=10.0)
-    """Pause between batches, which lets the service's writes in."""
+    """Pause between batches, which lets the service's writes in; a batch that took longer is followed by a pause
+    as long as it took, so a pruning keeps the database busy half the time at most."""
     vacuum: bool = True
     """On PostgreSQL, VACUUM the pruned tables after each pruning (not FULL: reads and writes go on), so new rows
     reuse the freed space at once rather than when autovacuum next runs. Off for stores whose autovacuum is tuned."""

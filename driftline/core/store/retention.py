@@ -195,10 +195,14 @@ class Pruning(OnEngine):
         on_batch: OnBatch,
     ) -> dict[str, int]:
         """Pick up to `batch_rows` rows past the last one picked and delete them, one transaction per batch,
-        until a batch comes back short; the totals per table."""
+        until a batch comes back short; the totals per table.
+
+        After each batch it pauses `pause_seconds`, or as long as the batch took if that was longer: a pruning
+        never keeps the database busy more than half the time, however loaded the machine is."""
         totals: dict[str, int] = {}
         cursor: Row[Any] | None = None
         while True:
+            started = time.monotonic()
             with self.engine.begin() as conn:
                 rows = conn.execute(pick(cursor).limit(batch_rows)).all()
                 deleted = delete(conn, rows) if rows else {}
@@ -208,4 +212,4 @@ class Pruning(OnEngine):
             if len(rows) < batch_rows:
                 return totals
             cursor = rows[-1]
-            time.sleep(pause_seconds)
+            time.sleep(max(pause_seconds, time.monotonic() - started))
