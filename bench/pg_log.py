@@ -5,6 +5,10 @@
 per second, rows in the log once it has drained, records dropped (`driftline_prediction_log_dropped_total`) and
 how long the log took to catch up after wrk stopped. Target: at least 5,000 rows/s logged with nothing dropped.
 
+`writers`: the log alone, with no model or HTTP in the way: two processes (as two workers) each write 1000-row
+batches of real flights rows through `Store.insert_predictions`, the call the service's background writer makes,
+as fast as they can for `--seconds`.
+
 `check`: a 10,000,000-row log built on the server itself: 2,000 real predictions logged through the store, then
 copied by one `INSERT ... SELECT` over `generate_series` (row g takes the features and output of seed row
 g mod 2000, a time 1 ms after row g-1, and every tenth row gets a label), then `ANALYZE`. Then the first check of
@@ -12,7 +16,7 @@ a new monitor (`DriftChecker.run`: window ids, the sample, Evidently, quality, l
 default 5,000-row window and with a 100,000-row one. Target: under 2 s.
 
 The server runs with `fsync=off` (the test suite's throwaway server), which flatters write throughput against a
-durable production server. Usage: `python bench/pg_log.py throughput [--seconds 15]`,
+durable production server. Usage: `python bench/pg_log.py throughput [--seconds 15]`, `python bench/pg_log.py writers`,
 `python bench/pg_log.py check [--rows 10000000]`.
 """
 
@@ -20,11 +24,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -32,7 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.load import dropped_records  # noqa: E402
-from bench.retention import store_url  # noqa: E402
+from bench.retention import BATCH, flights_payloads, records, store_url  # noqa: E402
 from bench.serving import prepare, progress, running, wrk  # noqa: E402
 from driftline.core import (  # noqa: E402
     Registry,
@@ -103,6 +109,33 @@ def throughput(seconds: int, connections: list[int]) -> None:
             f"| {r['connections']} | {r['answered_rows_s']:,.0f} | {r['logged']:,} | {r['logged_rows_s']:,.0f} "
             f"| {r['dropped']:.0f} | {r['catch_up_s']:.1f} | {r['p99_ms']:.1f} | {r['failed']} |"
         )
+
+
+def write_for(url: str, worker: int, seconds: float, done: Any) -> None:
+    """One worker's log writer at full speed: 1000-row batches (`serving.log_batch_size`) of real flights rows,
+    through `Store.insert_predictions`, the call the service's background writer makes."""
+    store, payloads = Store(url), flights_payloads()
+    written, deadline = 0, time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        store.insert_predictions(records(payloads, worker * 10**8 + written, BATCH, time.time()))
+        written += BATCH
+    store.dispose()
+    done.put(written)
+
+
+def writers(seconds: int, count: int) -> None:
+    """The log alone: `count` processes writing as the service's workers do, with no model or HTTP in the way."""
+    with store_url(True, Path(tempfile.mkdtemp(prefix="driftline-pglog-"))) as url:
+        Store(url).dispose()  # the tables, before the writers race to create them
+        context = multiprocessing.get_context("spawn")
+        done: Any = context.Queue()
+        processes = [context.Process(target=write_for, args=(url, i, seconds, done)) for i in range(count)]
+        for process in processes:
+            process.start()
+        written = sum(done.get(timeout=seconds + 120) for _ in processes)
+        for process in processes:
+            process.join()
+    print(f"\nPostgreSQL, {count} writer processes, 1000-row batches, {seconds} s: {written / seconds:,.0f} rows/s")
 
 
 def build_log(url: str, work: Path, rows: int) -> Registry:
@@ -199,13 +232,15 @@ def check(rows: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("kind", choices=["throughput", "check"])
+    parser.add_argument("kind", choices=["throughput", "writers", "check"])
     parser.add_argument("--seconds", type=int, default=15)
     parser.add_argument("--connections", default="8,16,32")
     parser.add_argument("--rows", type=int, default=10_000_000)
     args = parser.parse_args()
     if args.kind == "throughput":
         throughput(args.seconds, [int(c) for c in args.connections.split(",")])
+    elif args.kind == "writers":
+        writers(args.seconds, 2)
     else:
         check(args.rows)
 
