@@ -1,5 +1,5 @@
 """Retention benchmarks: the store's size over simulated days with a 1-day retention, and the prediction log's write
-latency while a pruning runs against the same store at rest.
+latency with and without a pruning running.
 
 `size`: five simulated days of traffic written straight into a fresh store the way the service's log writes it
 (1000-row batches of real flights rows, half of them labelled), with the clock simulated: every row carries its
