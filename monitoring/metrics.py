@@ -11,6 +11,9 @@ from monitoring.check import CheckResult
 from monitoring.drift import DriftResult
 from monitoring.estimation import EstimatedPerformance
 
+PRUNED_TABLES = ("predictions", "feedback", "checks", "model_versions", "reports")
+"""The `table` label values of `driftline_pruned_rows_total`."""
+
 
 class MonitorMetrics:
     """Gauges set from each check; counters of checks, retrains and promotions."""
@@ -143,6 +146,14 @@ class MonitorMetrics:
             "Drift-triggered retrains rejected in a row, which double the wait before the next one.",
             registry=r,
         )
+        self.pruned = Counter(
+            "driftline_pruned_rows",
+            "Records deleted by retention, by table (model_versions: versions with their files; reports: files).",
+            ["table"],
+            registry=r,
+        )
+        for table in PRUNED_TABLES:
+            self.pruned.labels(table=table)
         for outcome in ("ok", "drift", "skipped", "failed"):
             self.checks.labels(outcome=outcome)
         for outcome in ("promoted", "rejected", "failed"):

@@ -1,4 +1,5 @@
-"""Evidently HTML reports of past checks on disk: the newest N are kept and listed latest first.
+"""Evidently HTML reports of past checks on disk: the newest N are kept and listed latest first, and retention deletes
+those older than its `reports_days`.
 
 A check stores what it compared: the window's sample and the test settings in
 `check-<UTC time>-v<version>.html.parquet`, and the reference sample in `reference-<content hash>.parquet`, written
@@ -63,11 +64,25 @@ class ReportArchive:
         write_compared(drift.compared, temporary, reference=reference, summary=summary_of(drift))
         temporary.replace(self._pending(name))  # a reader never sees a half-written file
         for old in self.list()[self.keep :]:
-            self._pending(old).unlink(missing_ok=True)
-            (self.folder / old).unlink(missing_ok=True)
+            self._delete(old)
         if created:  # a new reference is rare (a new version): the time to let go of those no check needs
             self._sweep_references()
         return name
+
+    def prune(self, before: float) -> int:
+        """Delete the reports of checks taken before `before` (a Unix time), then the reference samples no report
+        left needs; returns how many reports went."""
+        gone = [name for name in self.list() if self.taken_at(name).timestamp() < before]
+        for name in gone:
+            self._delete(name)
+        if gone:
+            self._sweep_references()
+        return len(gone)
+
+    def _delete(self, name: str) -> None:
+        """Delete report `name`, rendered or not."""
+        self._pending(name).unlink(missing_ok=True)
+        (self.folder / name).unlink(missing_ok=True)
 
     def references(self) -> list[str]:
         """Stored reference samples, by file name."""

@@ -1,10 +1,12 @@
-"""Writes a version's files into the BentoML model store; the registry records them afterwards."""
+"""Writes a version's files into the BentoML model store, where the registry records them afterwards, and deletes
+those of versions retention prunes."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
+import bentoml
 import joblib
 import pandas as pd
 
@@ -37,3 +39,12 @@ def write_artifacts(
     # the context manager writes to a temporary folder and moves it into the store on exit
     stored = store.get(model.tag)
     return Path(stored.path), str(stored.tag)
+
+
+def delete_artifacts(model_dir: Path, tag: str) -> bool:
+    """Remove the BentoML model `tag` from the store under `model_dir`; False when it was not there."""
+    try:
+        model_store(Path(model_dir).resolve() / "models").delete(tag)
+    except bentoml.exceptions.NotFound:
+        return False
+    return True

@@ -31,12 +31,14 @@ from driftline.core import SCHEDULER_JOBS_TABLE, RetrainBackoff, Settings, log_e
 from monitoring import CheckResult, DriftChecker, MonitorMetrics, ReportArchive
 from retrain.challenger import RetrainDecision, retrain
 from retrain.performance_trigger import ESTIMATED_PERFORMANCE
+from retrain.pruning import Pruner
 from retrain.trigger import RetrainTrigger, counted_outcome
 
 log = logging.getLogger(__name__)
 
 CHECK_JOB = "drift-check"
 RETRAIN_JOB = "scheduled-retrain"
+PRUNE_JOB = "retention"
 LEASE = "monitor"
 _ACTIVE: list[MonitorLoop] = []  # jobs in a persistent store name module-level functions; they act on this loop
 
@@ -53,6 +55,15 @@ def run_scheduled_retrain_job() -> None:
         _ACTIVE[0].retrain_now("schedule")
 
 
+def run_prune_job() -> None:
+    """APScheduler entry point of the retention job."""
+    if _ACTIVE:
+        try:
+            _ACTIVE[0].pruner.run()
+        except Exception as exc:  # a failed pruning is tried again at the next interval; the loop goes on
+            log_event(log, logging.ERROR, "retention failed", error=f"{type(exc).__name__}: {exc}")
+
+
 class MonitorLoop:
     """Runs `DriftChecker` on a schedule, retrains when drift persists, keeps the last result for HTTP."""
 
@@ -65,6 +76,7 @@ class MonitorLoop:
         self.archive = archive
         self.store = checker.registry.store
         self.trigger = RetrainTrigger(settings.retrain)
+        self.pruner = Pruner(settings, checker.registry, archive, metrics)
         self.last_decision: RetrainDecision | None = None
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         self._last: CheckResult | None = None
@@ -233,6 +245,21 @@ class MonitorLoop:
             )
         elif scheduler.get_job(RETRAIN_JOB) is not None:
             scheduler.remove_job(RETRAIN_JOB)
+        # retention: the leader prunes old rows, reports and versions, first one interval after taking over
+        retention = self.settings.retention
+        if retention.enabled:
+            scheduler.add_job(
+                run_prune_job,
+                "interval",
+                seconds=retention.interval_seconds,
+                id=PRUNE_JOB,
+                replace_existing=True,
+                max_instances=1,
+                coalesce=True,
+                misfire_grace_time=retention.interval_seconds,
+            )
+        elif scheduler.get_job(PRUNE_JOB) is not None:
+            scheduler.remove_job(PRUNE_JOB)
         scheduler.start()
         self._scheduler = scheduler
         self.publish_backoff()

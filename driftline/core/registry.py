@@ -193,19 +193,19 @@ class Registry:
 
         `evidence` (e.g. who asked) is recorded with the rollback, beside the version it left.
 
-        Rollbacks undo promotions like a stack: v1 -> v2 -> v3, then two rollbacks give v2, then v1.
+        Rollbacks undo promotions like a stack: v1 -> v2 -> v3, then two rollbacks give v2, then v1. A version
+        retention pruned ends the chain: a rollback to it is refused.
         """
         current = self.store.production_version()
         if current is None:
             raise NoProductionModel()
-        lineage: list[int] = []
-        for promotion in self.store.promotion_history():
-            if promotion["kind"] == "rollback" and lineage:
-                lineage.pop()
-            else:
-                lineage.append(int(promotion["version"]))
+        lineage = self.store.rollback_lineage()
         if len(lineage) < 2:
             raise PromotionRefused(f"version {current} has no earlier production version to roll back to")
         target = lineage[-2]
+        if target not in {row["version"] for row in self.store.list_versions()}:
+            raise PromotionRefused(
+                f"version {target}, in production before version {current}, was pruned (retention.archived_versions)"
+            )
         self.promote(target, kind="rollback", reason=reason, evidence={**(evidence or {}), "from_version": current})
         return target

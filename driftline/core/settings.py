@@ -371,6 +371,39 @@ class RetrainSettings(_Section):
     """Share of the candidate's training rows drawn from the production version's reference (the rest are live)."""
 
 
+class RetentionSettings(_Section):
+    enabled: bool = True
+    """The leading monitor prunes old rows, reports and versions on a schedule; false keeps everything forever."""
+    interval_seconds: int = Field(default=3600, gt=0)
+    """Seconds between prunings."""
+    predictions_days: float = Field(default=30.0, gt=0.0)
+    """Logged predictions older than this are deleted, with their labels (never those of the current drift window
+    nor the labelled rows a retrain would use)."""
+    predictions_max_rows: int | None = Field(default=None, gt=0)
+    """Optional cap: beyond this many logged predictions the oldest are deleted too, whatever their age (with the
+    same exceptions)."""
+    labels_days: float = Field(default=30.0, gt=0.0)
+    """Labels received longer ago than this are deleted (never those of kept window or retrain rows)."""
+    checks_days: float = Field(default=30.0, gt=0.0)
+    """Recorded drift checks older than this are deleted (the latest is always kept)."""
+    reports_days: float = Field(default=30.0, gt=0.0)
+    """Drift report files older than this are deleted (`monitoring.reports_keep` bounds their number besides)."""
+    rejected_versions: int = Field(default=10, ge=0)
+    """Rejected versions kept (the newest); older ones lose their row and their files."""
+    archived_versions: int = Field(default=5, ge=0)
+    """Archived versions kept: the first this many distinct versions successive rollbacks reach from production.
+    Other archived versions lose their row and their files; the production version is never pruned."""
+    batch_rows: int = Field(default=1000, gt=0, le=10_000)
+    """Rows deleted per statement; each batch is its own short transaction, so the service's writes wait for one
+    batch at most."""
+    batch_pause_seconds: float = Field(default=0.05, ge=0.0, le=10.0)
+    """Pause between batches, which lets the service's writes in; a batch that took longer is followed by a pause
+    as long as it took, so a pruning keeps the database busy half the time at most."""
+    vacuum: bool = True
+    """On PostgreSQL, VACUUM the pruned tables after each pruning (not FULL: reads and writes go on), so new rows
+    reuse the freed space at once rather than when autovacuum next runs. Off for stores whose autovacuum is tuned."""
+
+
 class ServingSettings(_Section):
     workers: int = Field(default=2, gt=0, le=64)
     """BentoML worker processes."""
@@ -427,6 +460,8 @@ class Settings(BaseSettings):
     """When and how to retrain."""
     serving: ServingSettings = Field(default_factory=ServingSettings)
     """Limits and behaviour of the HTTP service."""
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
+    """What is pruned from the store, the reports folder and the model store, and when."""
 
     @classmethod
     def settings_customise_sources(
@@ -439,6 +474,16 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # environment variables win over the YAML file, which arrives as init kwargs
         return env_settings, init_settings
+
+    @model_validator(mode="after")
+    def _cap_holds_the_window(self) -> Settings:
+        cap, window = self.retention.predictions_max_rows, self.monitoring.window_rows
+        if cap is not None and cap < window:
+            raise ValueError(
+                f"retention.predictions_max_rows ({cap}) is below monitoring.window_rows ({window}): "
+                "the log could never hold a full window"
+            )
+        return self
 
     @model_validator(mode="after")
     def _metric_fits_task(self) -> Settings:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +16,7 @@ from driftline.cli.main import main
 from driftline.core import Migrations, load_settings
 from driftline.core.store import create_engine, metadata
 from tests.factories import feature_row, make_loans, write_config
-from tests.processes import free_port, stop_process_group
-from tests.service.conftest import start_server, wait_ready
+from tests.processes import free_port, start_driftline, stop_process_group
 
 
 @pytest.fixture
@@ -72,7 +70,7 @@ def test_upgrade_stamps_the_baseline_and_says_so(old_store: Path, capsys: pytest
     assert (
         0,
         "[db] tables made before migrations match revision 0001: stamped 0001",
-        "schema at revision 0001, the newest (was none)\n",
+        f"schema at revision {Migrations().head}, the newest (was none)\n",
     ) == (code, err.splitlines()[1], out)
 
 
@@ -105,7 +103,7 @@ def test_current_exits_0_after_the_upgrade(old_store: Path, capsys: pytest.Captu
     """`db current` after the upgrade names the revision and exits 0."""
     upgrade(old_store, capsys)
     code = main(["db", "current", "--config", str(old_store)])
-    assert (0, "revision 0001 (the newest)\n") == (code, capsys.readouterr().out)
+    assert (0, f"revision {Migrations().head} (the newest)\n") == (code, capsys.readouterr().out)
 
 
 def test_commands_refuse_a_schema_from_a_newer_release(
@@ -136,7 +134,7 @@ def test_upgrade_applies_a_pending_revision_and_says_so(
     assert (
         "[db] applied t0002: A throwaway revision after the package's newest, for tests: a schema one release "
         "ahead of a store at the newest.",
-        "schema at revision t0002, the newest (was 0001)\n",
+        f"schema at revision t0002, the newest (was {Migrations().head})\n",
     ) == (err.splitlines()[1], out)
 
 
@@ -146,7 +144,7 @@ def test_current_names_the_upgrade_a_newer_release_needs(
     """`db current` against a release one revision ahead names the revision it needs and the command, exit 1."""
     upgrade(old_store, capsys)
     code = current_revision(load_settings(old_store), next_release)
-    shown = "revision 0001; this release needs t0002: run `driftline db upgrade`\n"
+    shown = f"revision {Migrations().head}; this release needs t0002: run `driftline db upgrade`\n"
     assert (1, shown) == (code, capsys.readouterr().out)
 
 
@@ -156,10 +154,9 @@ def test_the_upgraded_store_serves_and_monitors(old_store: Path, capsys: pytest.
     drift check compares the window of logged rows with that version's reference."""
     upgrade(old_store, capsys)
     port = free_port()
-    process: subprocess.Popen[bytes] = start_server(old_store, port)
+    process = start_driftline("serve", port, log=old_store.parent / "serve.log", config=old_store)
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_ready(url, process)
         answer = httpx.post(f"{url}/predict", json=feature_row(make_loans(2), 0), timeout=10).json()
     finally:
         stop_process_group(process)

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
@@ -60,7 +61,10 @@ def test_the_baseline_makes_what_create_all_made(tmp_path: Path, unversioned_sto
         return {name: " ".join(sql.split()) for name, table, sql in rows if table in metadata.tables}
 
     new = tmp_path / "new.db"
-    Store(f"sqlite:///{new}").dispose()
+    engine = sa.create_engine(f"sqlite:///{new}")
+    with engine.begin() as conn:
+        command.upgrade(Migrations().config(conn), BASELINE)
+    engine.dispose()
     assert ddl(unversioned_store / "driftline.sqlite") == ddl(new)
 
 
@@ -70,12 +74,22 @@ def test_a_new_database_is_created_at_the_newest_revision(store_url: str, engine
     assert Migrations().head == revision(engine)
 
 
-def test_a_store_made_before_migrations_is_stamped_as_the_baseline(unversioned_store: Path) -> None:
-    """Opening a store that has the baseline's tables and no revision records it as the baseline."""
+def test_a_store_made_before_migrations_is_refused_until_upgraded(unversioned_store: Path) -> None:
+    """Opening a store that has the baseline's tables and no revision, while newer revisions exist, names
+    `driftline db upgrade` and changes nothing."""
     path = unversioned_store / "driftline.sqlite"
-    Store(f"sqlite:///{path}").dispose()
+    with pytest.raises(SchemaOutdated, match=r"made before migrations.*driftline db upgrade"):
+        Store(f"sqlite:///{path}")
     engine = create_engine(f"sqlite:///{path}")
-    assert BASELINE == revision(engine)
+    assert None is revision(engine)
+    engine.dispose()
+
+
+def test_a_store_made_before_migrations_is_stamped_as_the_baseline_then_upgraded(unversioned_store: Path) -> None:
+    """`driftline db upgrade` stamps such a store with the baseline and applies every later revision."""
+    engine = create_engine(f"sqlite:///{unversioned_store / 'driftline.sqlite'}")
+    started_from = Migrations().upgrade(engine)
+    assert ("none", Migrations().head) == (started_from, revision(engine))
     engine.dispose()
 
 

@@ -69,6 +69,9 @@ def test_driftline_config_variable_picks_the_file(tmp_path: Path, monkeypatch: p
             "'drift_share', 'weighted_drift', 'estimated_performance' or 'any'",
         ),
         ("monitoring:\n  multivariate_auc: 0.4\n", "monitoring.multivariate_auc", "greater than 0.5"),
+        ("retention:\n  predictions_days: 0\n", "retention.predictions_days", "greater than 0"),
+        ("retention:\n  batch_rows: 50000\n", "retention.batch_rows", "less than or equal to 10000"),
+        ("retention:\n  predictions_max_rows: 100\n", "(top level)", "below monitoring.window_rows (5000)"),
     ],
 )
 def test_bad_config_names_the_field_and_reason(tmp_path: Path, text: str, field: str, reason: str) -> None:

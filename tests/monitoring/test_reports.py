@@ -113,3 +113,12 @@ def test_a_check_whose_reference_file_is_gone_is_a_report_error_naming_it(tmp_pa
     with pytest.raises(ReportError, match=name):
         archive.get(name)
     assert not (tmp_path / name).exists() and archive.list() == [name]
+
+
+def test_pruning_deletes_the_reports_taken_before_the_cut_off(tmp_path: Path) -> None:
+    """Of reports of checks 40 days and 1 second ago, pruning at 30 days deletes the older only."""
+    archive = ReportArchive(tmp_path, keep=5)
+    reference = frame(800, 1)
+    archive.save(check(reference, 2), 1, time.time() - 40 * 86_400)
+    new = archive.save(check(reference, 3), 1, time.time() - 1)
+    assert (1, [new]) == (archive.prune(time.time() - 30 * 86_400), archive.list())

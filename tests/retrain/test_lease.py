@@ -56,7 +56,7 @@ def test_two_monitors_on_one_store_have_one_leader_and_fail_over(
         with engine.connect() as conn:
             jobs = set(conn.execute(sa.text(f"SELECT id FROM {SCHEDULER_JOBS_TABLE}")).scalars())
         engine.dispose()
-        assert {"drift-check"} == jobs
+        assert {"drift-check", "retention"} == jobs
         status = subprocess.run(
             [sys.executable, "-m", "driftline.cli", "status", "--config", str(config_file)],
             env={k: v for k, v in os.environ.items() if not k.startswith("DRIFTLINE_")} | env,

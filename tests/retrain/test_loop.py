@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from driftline.core import Registry, Settings
@@ -83,3 +84,23 @@ def test_a_drift_retrain_waits_out_the_back_off(
         outcomes,
         len([r for r in registry.store.list_runs() if r["trigger"] == "drift"]),
     )
+
+
+def test_the_leader_prunes_on_its_schedule(
+    tmp_path: Path, settings: Settings, registry: Registry, trained: TrainingOutcome
+) -> None:
+    """Once the monitor holds the lease, its retention job runs every interval and prunes down to the window."""
+    settings.monitoring.interval_seconds = 3600
+    settings.monitoring.window_rows = 200
+    settings.retention.interval_seconds = 1
+    settings.retention.predictions_days = 1e-9  # every logged row is past retention but the window's
+    log_predictions(registry, new_regime(500, seed=52))
+    loop = MonitorLoop(settings, DriftChecker(settings, registry), MonitorMetrics(), ReportArchive(tmp_path, 3))
+    loop.start()
+    try:
+        deadline = time.monotonic() + 30
+        while registry.store.count_predictions() > 200 and time.monotonic() < deadline:
+            time.sleep(0.2)
+    finally:
+        loop.stop()
+    assert 200 == registry.store.count_predictions()

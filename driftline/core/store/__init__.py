@@ -8,6 +8,8 @@ The tables are exported too, for benchmarks and tests that read the database dir
 from driftline.core.store.engine import create_engine
 from driftline.core.store.facade import Store
 from driftline.core.store.migrator import BASELINE, Migrations, SchemaState
+from driftline.core.store.planner import PruningPlan, plan_pruning, versions_to_prune
+from driftline.core.store.retention import Protected
 from driftline.core.store.rows import (
     CheckRow,
     LabelledRow,
@@ -40,6 +42,8 @@ __all__ = [
     "Payload",
     "Picked",
     "PromotionRow",
+    "Protected",
+    "PruningPlan",
     "RunRow",
     "SampledRow",
     "SchemaState",
@@ -51,8 +55,10 @@ __all__ = [
     "leases",
     "metadata",
     "model_versions",
+    "plan_pruning",
     "predictions",
     "production",
     "promotions",
     "training_runs",
+    "versions_to_prune",
 ]

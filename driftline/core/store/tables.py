@@ -81,7 +81,7 @@ feedback = sa.Table(
     metadata,
     sa.Column("request_id", sa.String(64), primary_key=True),
     sa.Column("label", sa.JSON, nullable=False),
-    sa.Column("received_at", sa.Float, nullable=False),
+    sa.Column("received_at", sa.Float, nullable=False, index=True),  # retention prunes labels by age
 )
 
 checks = sa.Table(

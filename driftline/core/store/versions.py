@@ -112,6 +112,19 @@ class Versions(OnEngine):
             rows = conn.execute(sa.select(promotions).order_by(promotions.c.id)).all()
         return [cast(PromotionRow, dict(row._mapping)) for row in rows]
 
+    def rollback_lineage(self) -> list[int]:
+        """The production versions successive rollbacks walk back through, oldest first, the current one last.
+
+        Rollbacks undo promotions like a stack: v1 -> v2 -> v3 gives [1, 2, 3]; after a rollback (to v2), [1, 2].
+        """
+        lineage: list[int] = []
+        for promotion in self.promotion_history():
+            if promotion["kind"] == "rollback" and lineage:
+                lineage.pop()
+            else:
+                lineage.append(int(promotion["version"]))
+        return lineage
+
     def current_promotion(self) -> PromotionRow | None:
         with self.engine.connect() as conn:
             row = conn.execute(
