@@ -43,7 +43,7 @@ def settings(config_file: Path) -> Settings:
 @pytest.fixture
 def registry(settings: Settings) -> Iterator[Registry]:
     store = Store(settings.store.url)
-    yield Registry(store, settings.store.model_dir)
+    yield Registry.configured(store, settings.store)
     store.dispose()
 
 

@@ -1,10 +1,12 @@
 """Framework-free pieces every package shares: settings, errors, data, feature schema, store and registry."""
 
+from driftline.core.artifact_store import ArtifactStore
 from driftline.core.backoff import RetrainBackoff, RetrainHistory, decide_backoff, retrain_backoff
 from driftline.core.dataset import Dataset, load_dataset, read_table
 from driftline.core.details import DataChecks, TimeRange, VersionData, VersionDetails, compared_values
 from driftline.core.errors import (
     ArtifactIntegrityError,
+    ArtifactStoreUnavailable,
     ConfigError,
     DataError,
     DriftlineError,
@@ -83,6 +85,8 @@ __all__ = [
     "SCALE_STEP",
     "SCHEDULER_JOBS_TABLE",
     "ArtifactIntegrityError",
+    "ArtifactStore",
+    "ArtifactStoreUnavailable",
     "CheckRow",
     "ConfigError",
     "DataChecks",
