@@ -1,6 +1,6 @@
-"""The processes tests start and the loops that wait for them: free ports, bounded polling, process groups, and a
+"""The processes tests start and the loops that wait for them: free ports, bounded polling, process groups, a
 throwaway PostgreSQL server (which the reliability tests also stop and start again, or pause, to take the store
-away).
+away), and moto's standalone S3 server as the shared artifact store.
 """
 
 from __future__ import annotations
@@ -12,12 +12,14 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import psutil
 import sqlalchemy as sa
 
@@ -158,3 +160,77 @@ def postgres_server() -> Iterator[str]:
         yield server.url
     finally:
         server.close()
+
+
+class MotoS3:
+    """moto's standalone S3 server on 127.0.0.1 (in memory: `stop()` takes the artifact store away for good)."""
+
+    # moto accepts any credentials; the region is the one its buckets are made in
+    KEY, SECRET, REGION = "testing-key", "testing-secret", "us-east-1"
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.endpoint_url = f"http://127.0.0.1:{self.port}"
+        self._server: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        """Start the server and wait until it answers."""
+        program = Path(sys.executable).with_name("moto_server")
+        self._server = subprocess.Popen(
+            [str(program), "-H", "127.0.0.1", "-p", str(self.port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+
+        def answers() -> bool:
+            with contextlib.suppress(httpx.HTTPError):
+                httpx.get(self.endpoint_url, timeout=1)
+                return True
+            return False
+
+        wait_for("moto's S3 server to answer", answers, 30, every=0.1)
+
+    def stop(self) -> None:
+        if self._server is not None:
+            stop_process_group(self._server, timeout=10)
+        self._server = None
+
+    def options(self) -> dict[str, Any]:
+        """`store.artifacts_options` for s3fs: this endpoint, its credentials, and no long retries when it is down."""
+        return {
+            "endpoint_url": self.endpoint_url,
+            "key": self.KEY,
+            "secret": self.SECRET,
+            "client_kwargs": {"region_name": self.REGION},
+            "config_kwargs": {"connect_timeout": 2, "read_timeout": 10, "retries": {"max_attempts": 2}},
+        }
+
+    def client(self) -> Any:
+        """A boto3 S3 client of this server, for a test to make buckets or change objects behind Driftline."""
+        import boto3
+
+        return boto3.client(
+            "s3",
+            endpoint_url=self.endpoint_url,
+            aws_access_key_id=self.KEY,
+            aws_secret_access_key=self.SECRET,
+            region_name=self.REGION,
+        )
+
+    def new_bucket(self) -> str:
+        """A fresh bucket; returns it as an `s3://` artifacts URL with a prefix."""
+        name = f"driftline-{os.urandom(4).hex()}"
+        self.client().create_bucket(Bucket=name)
+        return f"s3://{name}/artifacts"
+
+
+@contextlib.contextmanager
+def moto_server() -> Iterator[MotoS3]:
+    """moto's S3 server for the length of the block."""
+    server = MotoS3()
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
