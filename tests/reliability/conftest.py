@@ -87,8 +87,9 @@ def _is_worker(process: psutil.Process) -> bool:
     return False
 
 
-def start_service(folder: Path, store_url: str | None = None, **overrides: Any) -> Service:
-    """Train a loans model into `folder` (or into `store_url`) and start `bentoml serve` on a free port."""
+def start_service(folder: Path, store_url: str | None = None, *, train_first: bool = True, **overrides: Any) -> Service:
+    """Train a loans model into `folder` (or into `store_url`) and start `bentoml serve` on a free port; with
+    `train_first=False` the service serves what the store's production pointer names, as a further host would."""
     data = folder / "loans.csv"
     make_loans(2000).to_csv(data, index=False)
     if store_url is not None:
@@ -97,7 +98,8 @@ def start_service(folder: Path, store_url: str | None = None, **overrides: Any) 
     config = write_config(folder, data, **overrides)
     settings = load_settings(config)
     store = Store(settings.store.url)
-    train(settings, Registry(store, settings.store.model_dir), trigger="test")
+    if train_first:
+        train(settings, Registry.configured(store, settings.store), trigger="test")
     port = free_port()
     # only the config file speaks: DRIFTLINE_* variables of the calling shell would override it
     env = {k: v for k, v in service_env(settings, config).items() if k == CONFIG_ENV or not k.startswith("DRIFTLINE_")}
@@ -133,10 +135,10 @@ def service_factory(tmp_path: Path) -> Iterator[Any]:
     """Starts services with `start_service`; stops every one of them at the end of the test."""
     started: list[Service] = []
 
-    def start(store_url: str | None = None, **overrides: Any) -> Service:
+    def start(store_url: str | None = None, *, train_first: bool = True, **overrides: Any) -> Service:
         folder = tmp_path / f"service{len(started)}"
         folder.mkdir()
-        started.append(start_service(folder, store_url, **overrides))
+        started.append(start_service(folder, store_url, train_first=train_first, **overrides))
         return started[-1]
 
     yield start
