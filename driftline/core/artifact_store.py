@@ -79,7 +79,7 @@ class ArtifactStore:
         destination.parent.mkdir(parents=True, exist_ok=True)
         staged = destination.with_name(f".{destination.name}.{secrets.token_hex(8)}.partial")
         try:
-            consequence = "nothing was fetched" if version is None else f"version {version} stays unloaded here"
+            consequence = "nothing was fetched" if version is None else f"version {version} could not be fetched"
             with self._unavailable(consequence):
                 try:
                     self._fs.get_file(self._key(sha256), str(staged))

@@ -49,7 +49,7 @@ class UnreachableArtifacts:
 
     def fetch(self, sha256: str, destination: object, *, version: int | None = None) -> None:
         self.fetches += 1
-        raise ArtifactStoreUnavailable(self.url, f"version {version} stays unloaded here", "ConnectTimeoutError")
+        raise ArtifactStoreUnavailable(self.url, f"version {version} could not be fetched", "ConnectTimeoutError")
 
 
 @pytest.fixture
