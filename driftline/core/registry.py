@@ -136,9 +136,11 @@ class Registry:
         return self.get(version)
 
     def ensure_local(self, model: ModelVersion) -> Path:
-        """The version's folder in this host's model store, once every recorded file there is verified (fetched
-        from the shared artifact store first where missing or corrupt)."""
-        for file_name in model.hashes:
+        """The version's folder in this host's model store, once the files a load opens are verified there (with a
+        shared artifact store: every recorded file, fetched first where missing or corrupt)."""
+        # without a store to fetch from, BentoML's own description of the model is not Driftline's to insist on
+        needed = model.hashes if self.artifacts is not None else [PIPELINE_FILE, REFERENCE_FILE]
+        for file_name in needed:
             self.verified_path(model, file_name)
         return self.model_dir / model.artifact_dir
 
