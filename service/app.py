@@ -41,7 +41,7 @@ def _request_schema() -> FeatureSchema:
     """The production model's schema; before any model exists (e.g. `bentoml build`), the configured features."""
     store = Store(SETTINGS.store.url)
     try:
-        return Registry(store, SETTINGS.store.model_dir).production().schema
+        return Registry.configured(store, SETTINGS.store).production().schema
     except NoProductionModel:
         listed = SETTINGS.data.features
         if listed is None:
@@ -92,6 +92,7 @@ class Driftline:
         self.runtime.on_predicted.append(self.metrics.observe)
         self.runtime.on_table.append(self.metrics.observe_table)
         self.runtime.model.on_refused.append(self.metrics.swap_refused)
+        self.runtime.model.on_fetch_failed.append(self.metrics.fetch_failed)
         if self.runtime.log is not None:
             self.runtime.log.on_drop = self.metrics.dropped
             self.runtime.log.on_depth = self.metrics.log_queue.set

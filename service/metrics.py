@@ -67,12 +67,19 @@ class ServiceMetrics:
             documentation="Production versions a worker refused to load (missing or tampered artifact), by version.",
             labelnames=["model_version"],
         )
+        self.fetch_failures = bentoml_metrics.Counter(
+            name="driftline_artifact_fetch_failures_total",
+            documentation="Attempts to fetch a production version's files that found the artifact store unavailable.",
+        )
 
     def refused(self, endpoint: str, status: int) -> None:
         self.rejected.labels(endpoint=endpoint, status=str(status)).inc()
 
     def swap_refused(self, version: int, _error: Exception) -> None:
         self.swaps_refused.labels(model_version=str(version)).inc()
+
+    def fetch_failed(self, _version: int, _error: Exception) -> None:
+        self.fetch_failures.inc()
 
     def observe(self, version: int, outputs: list[dict[str, Any]], endpoint: str) -> None:
         """Counts by class and the score histogram of a few rows."""

@@ -109,8 +109,8 @@ class ServingRuntime:
     def __init__(self, settings: Settings, *, watch: bool = True) -> None:
         self.settings = settings
         self.store = Store(settings.store.url)
-        self.registry = Registry(self.store, settings.store.model_dir)
-        self.model = PromotedModel(self.registry)
+        self.registry = Registry.configured(self.store, settings.store)
+        self.model = PromotedModel(self.registry, fetch_retry_seconds=settings.serving.poll_seconds)
         self.schema = self.model.current.schema
         self.ids = RequestIds()
         self.log: PredictionLog | None = None

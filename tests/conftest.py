@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from driftline.core import Migrations, Registry, Settings, Store, load_settings
 from retrain import TrainingOutcome, train
 from tests.factories import make_loans, write_config
-from tests.processes import postgres_server
+from tests.processes import MotoS3, moto_server, postgres_server
 
 
 @pytest.fixture
@@ -43,7 +43,7 @@ def settings(config_file: Path) -> Settings:
 @pytest.fixture
 def registry(settings: Settings) -> Iterator[Registry]:
     store = Store(settings.store.url)
-    yield Registry(store, settings.store.model_dir)
+    yield Registry.configured(store, settings.store)
     store.dispose()
 
 
@@ -93,3 +93,10 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'store.db'}"
     return str(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[MotoS3]:
+    """moto's S3 server, shared by the session (tests that stop it start their own with `moto_server()`)."""
+    with moto_server() as server:
+        yield server

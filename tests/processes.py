@@ -1,7 +1,7 @@
 """The processes tests start and the loops that wait for them, in one place: free ports, bounded polling, process
 groups, the `driftline` servers (`serve`, `monitor`, `up`) and Prometheus started until they answer, a trained model
-served for a block (`serve_trained`), and a throwaway PostgreSQL server (which the reliability tests also stop and
-start again, or pause, to take the store away).
+served for a block (`serve_trained`), a throwaway PostgreSQL server (which the reliability tests also stop and
+start again, or pause, to take the store away), and moto's standalone S3 server as the shared artifact store.
 """
 
 from __future__ import annotations
@@ -213,16 +213,20 @@ def _is_worker(process: psutil.Process) -> bool:
 
 
 @contextlib.contextmanager
-def serve_trained(folder: Path, log: Path | None = None, *, workers: int = 1, **overrides: Any) -> Iterator[Served]:
+def serve_trained(
+    folder: Path, log: Path | None = None, *, workers: int = 1, train_first: bool = True, **overrides: Any
+) -> Iterator[Served]:
     """Train a loans model into `folder` and run `driftline serve` with `workers` on it, on a free port, for the
-    block. `overrides` are config fields (`store__url=…`); the output goes to `log`, by default `service.log`."""
+    block. `overrides` are config fields (`store__url=…`); the output goes to `log`, by default `service.log`. With
+    `train_first=False` the service serves what the store's production pointer names, as a further host would."""
     data = folder / "loans.csv"
     make_loans(2000).to_csv(data, index=False)
     config = write_config(folder, data, serving__workers=workers, **overrides)
     settings = load_settings(config)
-    registry = Registry(Store(settings.store.url), settings.store.model_dir)
+    registry = Registry.configured(Store(settings.store.url), settings.store)
     try:
-        train(settings, registry, trigger="test")
+        if train_first:
+            train(settings, registry, trigger="test")
         port = free_port()
         log = log or folder / "service.log"
         process = start_driftline("serve", port, config=config, log=log)
@@ -337,3 +341,77 @@ def postgres_server() -> Iterator[str]:
         yield server.url
     finally:
         server.close()
+
+
+class MotoS3:
+    """moto's standalone S3 server on 127.0.0.1 (in memory: `stop()` takes the artifact store away for good)."""
+
+    # moto accepts any credentials; the region is the one its buckets are made in
+    KEY, SECRET, REGION = "testing-key", "testing-secret", "us-east-1"
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.endpoint_url = f"http://127.0.0.1:{self.port}"
+        self._server: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        """Start the server and wait until it answers."""
+        program = Path(sys.executable).with_name("moto_server")
+        self._server = subprocess.Popen(
+            [str(program), "-H", "127.0.0.1", "-p", str(self.port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+
+        def answers() -> bool:
+            with contextlib.suppress(httpx.HTTPError):
+                httpx.get(self.endpoint_url, timeout=1)
+                return True
+            return False
+
+        wait_for("moto's S3 server to answer", answers, 30, every=0.1)
+
+    def stop(self) -> None:
+        if self._server is not None:
+            stop_process_group(self._server, timeout=10)
+        self._server = None
+
+    def options(self) -> dict[str, Any]:
+        """`store.artifacts_options` for s3fs: this endpoint, its credentials, and no long retries when it is down."""
+        return {
+            "endpoint_url": self.endpoint_url,
+            "key": self.KEY,
+            "secret": self.SECRET,
+            "client_kwargs": {"region_name": self.REGION},
+            "config_kwargs": {"connect_timeout": 2, "read_timeout": 10, "retries": {"max_attempts": 2}},
+        }
+
+    def client(self) -> Any:
+        """A boto3 S3 client of this server, for a test to make buckets or change objects behind Driftline."""
+        import boto3
+
+        return boto3.client(
+            "s3",
+            endpoint_url=self.endpoint_url,
+            aws_access_key_id=self.KEY,
+            aws_secret_access_key=self.SECRET,
+            region_name=self.REGION,
+        )
+
+    def new_bucket(self) -> str:
+        """A fresh bucket; returns it as an `s3://` artifacts URL with a prefix."""
+        name = f"driftline-{os.urandom(4).hex()}"
+        self.client().create_bucket(Bucket=name)
+        return f"s3://{name}/artifacts"
+
+
+@contextlib.contextmanager
+def moto_server() -> Iterator[MotoS3]:
+    """moto's S3 server for the length of the block."""
+    server = MotoS3()
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()

@@ -39,7 +39,7 @@ from retrain import retrain, train
 
 
 def _registry(settings: Settings) -> Registry:
-    return Registry(Store(settings.store.url), settings.store.model_dir)
+    return Registry.configured(Store(settings.store.url), settings.store)
 
 
 def _progress(message: str) -> None:
@@ -61,7 +61,9 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
 
 def _run_service(args: argparse.Namespace, settings: Settings) -> int:
     registry = _registry(settings)
-    registry.production()  # fail here, clearly, rather than inside the server
+    # fail here, clearly, rather than inside the server: no production version, or its files neither on this host
+    # nor fetchable from the artifact store (the workers then find them in the local cache)
+    registry.ensure_local(registry.production())
     print(
         f"serving on http://{args.host}:{args.port}  (POST /predict, /predict_batch, /feedback; GET /model, "
         "/metrics, /docs)",

@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 
 
 def build_loop(settings: Settings) -> MonitorLoop:
-    registry = Registry(Store(settings.store.url), settings.store.model_dir)
+    registry = Registry.configured(Store(settings.store.url), settings.store)
     archive = ReportArchive(Path(settings.monitoring.reports_dir), settings.monitoring.reports_keep)
     return MonitorLoop(settings, DriftChecker(settings, registry), MonitorMetrics(), archive)
 

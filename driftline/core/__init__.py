@@ -1,5 +1,6 @@
 """Framework-free pieces every package shares: settings, errors, data, feature schema, store and registry."""
 
+from driftline.core.artifact_store import ArtifactStore
 from driftline.core.backoff import RetrainBackoff, RetrainHistory, decide_backoff, retrain_backoff
 from driftline.core.dataset import Dataset, load_dataset, read_table
 from driftline.core.details import (
@@ -12,6 +13,7 @@ from driftline.core.details import (
 )
 from driftline.core.errors import (
     ArtifactIntegrityError,
+    ArtifactStoreUnavailable,
     ConfigError,
     DataError,
     DriftlineError,
@@ -106,6 +108,8 @@ __all__ = [
     "SCALE_STEP",
     "SCHEDULER_JOBS_TABLE",
     "ArtifactIntegrityError",
+    "ArtifactStore",
+    "ArtifactStoreUnavailable",
     "CheckRow",
     "ConfigError",
     "DataChecks",

@@ -95,6 +95,19 @@ class ArtifactIntegrityError(DriftlineError):
         super().__init__(f"{owner}model artifact {path} refused: {reason}")
 
 
+class ArtifactStoreUnavailable(DriftlineError):
+    """Raised when the artifact store cannot be reached or read right now; the caller may try again later.
+
+    `url` is the store's URL as it may be shown (no credentials, no query); the client library's own error, which
+    can carry request details, is reduced to its type.
+    """
+
+    def __init__(self, url: str, doing: str, cause: str) -> None:
+        self.url = url
+        self.doing = doing
+        super().__init__(f"the artifact store {url} is unavailable ({cause}); {doing}")
+
+
 class PromotionRefused(DriftlineError):
     """Raised when a promotion or rollback cannot be carried out; production is left unchanged."""
 

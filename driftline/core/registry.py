@@ -1,14 +1,17 @@
 """The model registry: versions and their artifacts, the production pointer, promotion and rollback.
 
-Artifacts live in the BentoML model store; this module never imports BentoML. Whoever writes a version's files
-(the training pipeline, through the BentoML API) hands the folder to `Registry.register`, which records the sha256
-of every file. Loading checks those hashes first, so a tampered or corrupt artifact is refused, not unpickled.
-Registration is the commit point: a folder without a version row can never be loaded or promoted.
+Artifacts are written into the BentoML model store; this module never imports BentoML. Whoever writes a version's
+files (the training pipeline, through the BentoML API) hands the folder to `Registry.register`, which records the
+sha256 of every file. Loading checks those hashes first, so a tampered or corrupt artifact is refused, not
+unpickled. Registration is the commit point: a folder without a version row can never be loaded or promoted.
+
+With a shared artifact store (`store.artifacts_url`), `register` uploads every file there, by its hash, before the
+row exists, and a host's model store becomes a cache: a file it lacks (or holds corrupt) is fetched and verified
+before it is opened. Without one, the local model store is the only copy, as on a single machine.
 """
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,10 +19,12 @@ from typing import Any
 import joblib
 import pandas as pd
 
+from driftline.core.artifact_store import ArtifactStore, sha256_of
 from driftline.core.details import VersionDetails
 from driftline.core.errors import ArtifactIntegrityError, NoProductionModel, PromotionRefused
 from driftline.core.model import LoadedModel
 from driftline.core.schema import FeatureSchema
+from driftline.core.settings import StoreSettings
 from driftline.core.store import Store, VersionRow
 
 PIPELINE_FILE = "pipeline.joblib"
@@ -29,14 +34,8 @@ REFERENCE_FILE = "reference.parquet"
 PERFORMANCE_FILE = "performance.parquet"
 NANNY_FILE = "nanny.joblib"
 OPTIONAL_FILES = (PERFORMANCE_FILE, NANNY_FILE)
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+# BentoML's description of the model; stored with the version so that a host's cache is a whole BentoML model
+MODEL_DESCRIPTION_FILE = "model.yaml"
 
 
 @dataclass(frozen=True)
@@ -80,9 +79,18 @@ class ModelVersion:
 class Registry:
     """Registered versions, their verified artifacts, and who is in production."""
 
-    def __init__(self, store: Store, model_dir: Path) -> None:
+    def __init__(self, store: Store, model_dir: Path, artifacts: ArtifactStore | None = None) -> None:
         self.store = store
         self.model_dir = Path(model_dir).resolve()
+        self.artifacts = artifacts
+
+    @classmethod
+    def configured(cls, store: Store, settings: StoreSettings) -> Registry:
+        """The registry `settings` describe: their model store, and their shared artifact store if one is set."""
+        artifacts = None
+        if settings.artifacts_url is not None:
+            artifacts = ArtifactStore(settings.artifacts_url, settings.artifacts_options)
+        return cls(store, settings.model_dir, artifacts)
 
     def register(
         self,
@@ -95,14 +103,19 @@ class Registry:
         status: str = "registered",
         status_reason: str | None = None,
     ) -> ModelVersion:
-        """Record the files already written in `folder` (inside the model store) as a new version."""
+        """Record the files already written in `folder` (inside the model store) as a new version, once they are
+        in the shared artifact store when there is one."""
         folder = Path(folder).resolve()
         required = [PIPELINE_FILE, REFERENCE_FILE]
         for file_name in required:
             if not (folder / file_name).is_file():
                 raise ArtifactIntegrityError(str(folder / file_name), "file was not written")
-        files = required + [name for name in OPTIONAL_FILES if (folder / name).is_file()]
+        optional = (*OPTIONAL_FILES, MODEL_DESCRIPTION_FILE)
+        files = required + [name for name in optional if (folder / name).is_file()]
         hashes = {file_name: sha256_of(folder / file_name) for file_name in files}
+        if self.artifacts is not None:
+            for file_name, digest in hashes.items():
+                self.artifacts.upload(folder / file_name, digest)
         version = self.store.add_version(
             name=name,
             artifact_dir=str(folder.relative_to(self.model_dir)),
@@ -127,12 +140,29 @@ class Registry:
             raise NoProductionModel()
         return self.get(version)
 
+    def ensure_local(self, model: ModelVersion) -> Path:
+        """The version's folder in this host's model store, once the files a load opens are verified there (with a
+        shared artifact store: every recorded file, fetched first where missing or corrupt)."""
+        # without a store to fetch from, BentoML's own description of the model is not Driftline's to insist on
+        needed = model.hashes if self.artifacts is not None else [PIPELINE_FILE, REFERENCE_FILE]
+        for file_name in needed:
+            self.verified_path(model, file_name)
+        return self.model_dir / model.artifact_dir
+
     def verified_path(self, model: ModelVersion, file_name: str) -> Path:
-        """The artifact file's path once its sha256 matches the recorded one."""
+        """The artifact file's path once its sha256 matches the recorded one.
+
+        With a shared artifact store a local copy that is missing or differs is replaced by a verified download;
+        without one it is refused.
+        """
         path = self.model_dir / model.artifact_dir / file_name
+        expected = model.hashes.get(file_name)
+        if self.artifacts is not None and expected is not None:
+            if not path.is_file() or sha256_of(path) != expected:
+                self.artifacts.fetch(expected, path, version=model.version)
+            return path
         if not path.is_file():
             raise ArtifactIntegrityError(str(path), "file is missing", version=model.version)
-        expected = model.hashes.get(file_name)
         actual = sha256_of(path)
         if expected != actual:
             raise ArtifactIntegrityError(

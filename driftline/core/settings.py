@@ -269,13 +269,40 @@ class StoreSettings(_Section):
     url: str = "sqlite:///.driftline/driftline.db"
     """SQLAlchemy URL: a SQLite file by default, `postgresql+psycopg://user@host/db` at scale."""
     model_dir: Path = Path(".driftline/bentoml")
-    """BENTOML_HOME: where the BentoML model store keeps artifacts."""
+    """BENTOML_HOME: where the BentoML model store keeps artifacts (with `artifacts_url` set: this host's cache)."""
+    artifacts_url: str | None = None
+    """Where every host finds version files, as an fsspec URL: `s3://bucket/prefix` (install `driftline[s3]`), a
+    shared folder, `gs://…` or `az://…` with their fsspec packages. Unset: the local model store is the only copy,
+    enough for one machine."""
+    artifacts_options: dict[str, Any] = Field(default_factory=dict)
+    """Keyword arguments for that URL's fsspec filesystem, e.g. `{endpoint_url: http://minio:9000}`. Prefer the
+    client's own environment variables (AWS_ACCESS_KEY_ID, …) for credentials; these values are never shown."""
 
     @field_validator("url")
     @classmethod
     def _supported_url(cls, value: str) -> str:
         if not value.startswith(("sqlite:///", "postgresql")):
             raise ValueError(f"{value!r} is not a sqlite:/// or postgresql URL")
+        return value
+
+    @field_validator("artifacts_url")
+    @classmethod
+    def _known_protocol(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        # imported here: only a configured artifact store needs fsspec's registry of protocols
+        import fsspec
+
+        from driftline.core.artifact_store import shown_url
+
+        protocol = value.partition("://")[0] if "://" in value else "file"
+        try:
+            fsspec.get_filesystem_class(protocol)
+        except ValueError:
+            raise ValueError(f"{shown_url(value)!r} names no storage fsspec knows ({protocol}://)") from None
+        except ImportError:
+            extra = " (pip install 'driftline[s3]')" if protocol in {"s3", "s3a"} else ""
+            raise ValueError(f"{shown_url(value)!r} needs the fsspec package for {protocol}://{extra}") from None
         return value
 
 
@@ -548,7 +575,8 @@ def load_settings(path: str | Path | None = None) -> Settings:
         first = exc.errors()[0]
         field = ".".join(str(part) for part in first["loc"]) or "(top level)"
         got = first.get("input")
-        secret = "admin_token" in field  # a refused token must not be echoed into logs or terminals
+        # a refused token, or an artifact store's URL or options (which may hold credentials), must not be echoed
+        secret = "admin_token" in field or "artifacts_" in field
         shown = "" if isinstance(got, dict) or got is None or secret else f" (got {got!r})"
         raise ConfigError(field, f"{first['msg'].removeprefix('Value error, ')}{shown}") from None
     return _resolve_relative_paths(settings, source.parent)

@@ -53,6 +53,7 @@ def test_driftline_config_variable_picks_the_file(tmp_path: Path, monkeypatch: p
         ),
         ("data:\n  path: data.txt\n", "data", "must end in .csv or .parquet"),
         ("store:\n  url: mysql://x\n", "store.url", "sqlite"),
+        ("store:\n  artifacts_url: nosuch://bucket\n", "store.artifacts_url", "names no storage fsspec knows"),
         ("retrain:\n  backoff_max_seconds: -1\n", "retrain.backoff_max_seconds", "greater than or equal to 0"),
         ("retrain:\n  backoff_max_seconds: 9999999\n", "retrain.backoff_max_seconds", "less than or equal to"),
         ("monitoring:\n  estimation: {threshold: 1.5}\n", "(top level)", "outside 0..1, the range of roc_auc"),
@@ -122,3 +123,17 @@ def test_duplicate_handling_defaults_keep_identical_rows_without_an_id(tmp_path:
     """Without settings, identical rows are kept and no id column is read."""
     settings = load_settings(write(tmp_path, "retrain:\n  min_gain: 0.0\n"))
     assert (None, False) == (settings.data.id_column, settings.data.drop_duplicate_rows)
+
+
+def test_a_refused_artifacts_url_is_not_echoed_with_its_credentials(tmp_path: Path) -> None:
+    """The message about a bad artifact store URL shows it without user, password or query."""
+    with pytest.raises(ConfigError) as caught:
+        load_settings(write(tmp_path, "store:\n  artifacts_url: nosuch://key:hunter2@bucket/x?sig=s3cret\n"))
+    assert "'nosuch://bucket/x' names no storage fsspec knows (nosuch://)" == caught.value.reason
+
+
+def test_artifact_store_options_come_from_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """DRIFTLINE_STORE__ARTIFACTS_OPTIONS takes a JSON object, e.g. the S3 endpoint of a MinIO server."""
+    monkeypatch.setenv("DRIFTLINE_STORE__ARTIFACTS_OPTIONS", '{"endpoint_url": "http://minio:9000"}')
+    settings = load_settings(write(tmp_path, "store:\n  artifacts_url: s3://artifacts/driftline\n"))
+    assert {"endpoint_url": "http://minio:9000"} == settings.store.artifacts_options

@@ -27,12 +27,14 @@ def service_factory(tmp_path: Path) -> Iterator[Callable[..., Served]]:
     folders = iter(range(100))
     with contextlib.ExitStack() as started:
 
-        def start(store_url: str | None = None, *, workers: int = 1, **overrides: Any) -> Served:
+        def start(
+            store_url: str | None = None, *, workers: int = 1, train_first: bool = True, **overrides: Any
+        ) -> Served:
             folder = tmp_path / f"service{next(folders)}"
             folder.mkdir()
             if store_url is not None:
                 overrides["store__url"] = store_url
-            return started.enter_context(serve_trained(folder, workers=workers, **overrides))
+            return started.enter_context(serve_trained(folder, workers=workers, train_first=train_first, **overrides))
 
         yield start
 

@@ -1,0 +1,104 @@
+"""The object store every host shares a version's files through, addressed by their sha256.
+
+`store.artifacts_url` names it as an fsspec URL: a folder, or `s3://bucket/prefix` (the `s3` extra installs s3fs;
+`gs://` and `az://` work likewise through their fsspec packages). A file lives at `<url>/sha256/<hash>`, so an
+upload is idempotent and an object can only ever hold the bytes its name promises; a fetch is verified against
+that name before anything opens it. Each host's BentoML model store stays its local cache (see `Registry`).
+
+The URL is shown in messages without credentials or query (a SAS token, a password); `artifacts_options` (keys,
+endpoints) never is.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import secrets
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import fsspec
+from fsspec.implementations.local import LocalFileSystem
+
+from driftline.core.errors import ArtifactIntegrityError, ArtifactStoreUnavailable
+
+CONTENT_FOLDER = "sha256"
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def shown_url(url: str) -> str:
+    """`url` as it may appear in a message or log: without user, password or query."""
+    parts = urlsplit(url)
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
+class ArtifactStore:
+    """Content-addressed files in one fsspec location: `upload` before a version is recorded, `fetch` to load it."""
+
+    def __init__(self, url: str, options: Mapping[str, Any] | None = None) -> None:
+        self.url = shown_url(url).rstrip("/")
+        try:
+            self._fs, root = fsspec.core.url_to_fs(url, **dict(options or {}))
+        except ImportError as exc:
+            raise ArtifactStoreUnavailable(self.url, "install its fsspec package", type(exc).__name__) from None
+        self._root = str(root).rstrip("/")
+
+    def location(self, sha256: str) -> str:
+        """Where the file with this hash lives, as shown in messages."""
+        return f"{self.url}/{CONTENT_FOLDER}/{sha256}"
+
+    def _key(self, sha256: str) -> str:
+        return f"{self._root}/{CONTENT_FOLDER}/{sha256}"
+
+    def upload(self, path: Path, sha256: str) -> None:
+        """Store `path` under its hash, unless that object exists already (the same bytes, by its name)."""
+        key = self._key(sha256)
+        with self._unavailable(f"{path.name} was not stored and no version was registered"):
+            if self._fs.exists(key):
+                return
+            if isinstance(self._fs, LocalFileSystem):  # object stores have no folders to make
+                self._fs.makedirs(self._fs._parent(key), exist_ok=True)
+            # under a name no reader asks for, then renamed: an interrupted upload never sits at the hash's name
+            staged = f"{key}.partial-{secrets.token_hex(8)}"
+            self._fs.put_file(str(path), staged)
+            self._fs.mv(staged, key)
+
+    def fetch(self, sha256: str, destination: Path, *, version: int | None = None) -> None:
+        """Download the file with this hash to `destination`, which appears only once its sha256 matched."""
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        staged = destination.with_name(f".{destination.name}.{secrets.token_hex(8)}.partial")
+        try:
+            consequence = "nothing was fetched" if version is None else f"version {version} could not be fetched"
+            with self._unavailable(consequence):
+                try:
+                    self._fs.get_file(self._key(sha256), str(staged))
+                except FileNotFoundError:
+                    raise ArtifactIntegrityError(self.location(sha256), "object is missing", version=version) from None
+            actual = sha256_of(staged)
+            if actual != sha256:
+                raise ArtifactIntegrityError(
+                    self.location(sha256), f"its content's sha256 is {actual[:12]}…", version=version
+                )
+            os.replace(staged, destination)
+        finally:
+            staged.unlink(missing_ok=True)
+
+    @contextlib.contextmanager
+    def _unavailable(self, consequence: str) -> Iterator[None]:
+        try:
+            yield
+        except (ArtifactIntegrityError, ArtifactStoreUnavailable):
+            raise
+        except Exception as exc:  # every client library has its own errors; none of their text is shown
+            raise ArtifactStoreUnavailable(self.url, consequence, type(exc).__name__) from None

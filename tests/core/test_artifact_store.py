@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from driftline.core import ArtifactIntegrityError, ArtifactStore
+from driftline.core.artifact_store import sha256_of, shown_url
+
+
+@pytest.fixture
+def bucket(tmp_path: Path) -> Path:
+    return tmp_path / "bucket"
+
+
+@pytest.fixture
+def artifacts(bucket: Path) -> ArtifactStore:
+    return ArtifactStore(f"file://{bucket}")
+
+
+@pytest.fixture
+def uploaded(tmp_path: Path, artifacts: ArtifactStore) -> tuple[Path, str]:
+    source = tmp_path / "pipeline.joblib"
+    source.write_bytes(b"fitted pipeline bytes")
+    digest = sha256_of(source)
+    artifacts.upload(source, digest)
+    return source, digest
+
+
+def test_a_file_is_stored_under_its_sha256(bucket: Path, uploaded: tuple[Path, str]) -> None:
+    """An upload lands at sha256/<hash>, content-addressed."""
+    source, digest = uploaded
+    assert source.read_bytes() == (bucket / "sha256" / digest).read_bytes()
+
+
+def test_a_second_upload_of_the_same_bytes_leaves_one_object(
+    bucket: Path, artifacts: ArtifactStore, uploaded: tuple[Path, str]
+) -> None:
+    """Uploading is idempotent: nothing staged is left behind and the object is not rewritten."""
+    source, digest = uploaded
+    artifacts.upload(source, digest)
+    assert [digest] == sorted(path.name for path in (bucket / "sha256").iterdir())
+
+
+def test_a_fetch_writes_the_verified_file(tmp_path: Path, artifacts: ArtifactStore, uploaded: tuple[Path, str]) -> None:
+    """A fetched file holds the uploaded bytes at the destination."""
+    source, digest = uploaded
+    destination = tmp_path / "host-b" / "models" / "pipeline.joblib"
+    artifacts.fetch(digest, destination)
+    assert source.read_bytes() == destination.read_bytes()
+
+
+def test_a_changed_object_is_refused_by_name(
+    tmp_path: Path, bucket: Path, artifacts: ArtifactStore, uploaded: tuple[Path, str]
+) -> None:
+    """An object whose bytes no longer match its hash is refused, naming its location."""
+    _, digest = uploaded
+    (bucket / "sha256" / digest).write_bytes(b"something else")
+    with pytest.raises(ArtifactIntegrityError, match=f"{bucket}/sha256/{digest} refused: its content's sha256"):
+        artifacts.fetch(digest, tmp_path / "host-b" / "pipeline.joblib", version=3)
+
+
+def test_a_refused_fetch_leaves_no_file(
+    tmp_path: Path, bucket: Path, artifacts: ArtifactStore, uploaded: tuple[Path, str]
+) -> None:
+    """Nothing is left in the destination folder when verification fails, not even the staged download."""
+    _, digest = uploaded
+    (bucket / "sha256" / digest).write_bytes(b"something else")
+    folder = tmp_path / "host-b"
+    with pytest.raises(ArtifactIntegrityError):
+        artifacts.fetch(digest, folder / "pipeline.joblib")
+    assert [] == list(folder.iterdir())
+
+
+def test_a_missing_object_is_refused(tmp_path: Path, artifacts: ArtifactStore) -> None:
+    """Fetching a hash nobody uploaded names the missing object."""
+    with pytest.raises(ArtifactIntegrityError, match="object is missing"):
+        artifacts.fetch("0" * 64, tmp_path / "host-b" / "pipeline.joblib")
+
+
+def test_credentials_and_query_are_not_shown() -> None:
+    """The URL shown in messages has no user, password or query string."""
+    assert "s3://bucket/prefix" == shown_url("s3://key:secret@bucket/prefix?token=abc")
