@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +21,7 @@ def create_engine(url: str) -> Engine:
         @sa.event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
             cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
+            _wal(cursor)
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
@@ -62,3 +64,18 @@ def locked(conn: Connection, query: sa.Select[Any]) -> sa.Select[Any]:
     """`query` locking the rows it reads until the transaction ends where the database has row locks (PostgreSQL;
     SQLite has none)."""
     return query.with_for_update() if conn.dialect.name == "postgresql" else query
+
+
+def _wal(cursor: Any, seconds: float = 30.0) -> None:
+    """Switch the file to WAL (a setting the file keeps). Processes opening a new file together race for it, and
+    SQLite answers the loser "database is locked" at once instead of waiting its busy timeout: retry a while."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            if cursor.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
