@@ -91,9 +91,15 @@ def test_unfixable_drift_retrains_at_most_as_the_back_off_allows_and_a_real_chan
     first = wait_for("the first drift-triggered retrain", lambda: drift_runs(registry)[-1:], 90)[0]
     time.sleep(max(0.0, first["started_at"] + STUCK_SECONDS - time.time()))
     ended = time.time()
-    during = [r for r in drift_runs(registry) if r["started_at"] <= ended]
-    wait_for("the retrains of the stuck phase to finish", lambda: all(r["status"] != "running" for r in during), 60)
-    during = [r for r in drift_runs(registry) if r["started_at"] <= ended]
+
+    def stuck_phase() -> list[dict[str, Any]]:
+        return [r for r in drift_runs(registry) if r["started_at"] <= ended]
+
+    # read again on every poll: a run that was running when the phase ended finishes later
+    wait_for(
+        "the retrains of the stuck phase to finish", lambda: all(r["status"] != "running" for r in stuck_phase()), 90
+    )
+    during = stuck_phase()
     gauge = httpx.get(f"{monitor_url}/metrics", timeout=10).text
     changed = new_regime(1500, seed=62)
     log_predictions(registry, changed, labels=changed["default"])
