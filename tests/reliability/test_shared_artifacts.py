@@ -16,8 +16,7 @@ from driftline.core import ArtifactStore, ModelVersion, Registry, Store
 from driftline.core.registry import PIPELINE_FILE
 from retrain import train
 from tests.factories import feature_row, make_loans
-from tests.processes import MotoS3, moto_server, wait_for
-from tests.reliability.conftest import Service
+from tests.processes import MotoS3, Served, moto_server, wait_for
 from tests.reliability.load import Load
 
 pytestmark = pytest.mark.integration
@@ -31,8 +30,8 @@ class Hosts:
     """Service hosts A (trained the first version) and B (never trained), and a third host's registry, as the
     monitor's, that trains and promotes."""
 
-    a: Service
-    b: Service
+    a: Served
+    b: Served
     third: Registry
     s3: MotoS3
     artifacts_url: str
@@ -54,7 +53,7 @@ def s3() -> Iterator[MotoS3]:
 
 
 @pytest.fixture
-def hosts(tmp_path: Path, postgres_url: str, s3: MotoS3, service_factory: Callable[..., Service]) -> Iterator[Hosts]:
+def hosts(tmp_path: Path, postgres_url: str, s3: MotoS3, service_factory: Callable[..., Served]) -> Iterator[Hosts]:
     url = s3.new_bucket()
     shared = {"store__artifacts_url": url, "store__artifacts_options": s3.options()}
     a = service_factory(postgres_url, **shared)
@@ -64,7 +63,7 @@ def hosts(tmp_path: Path, postgres_url: str, s3: MotoS3, service_factory: Callab
     store.dispose()
 
 
-def answering_version(service: Service) -> int:
+def answering_version(service: Served) -> int:
     row = feature_row(make_loans(3, seed=1), 0)
     return int(httpx.post(f"{service.url}/predict", json=row, timeout=30).json()["model_version"])
 
