@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
@@ -60,7 +61,10 @@ def test_the_baseline_makes_what_create_all_made(tmp_path: Path, unversioned_sto
         return {name: " ".join(sql.split()) for name, table, sql in rows if table in metadata.tables}
 
     new = tmp_path / "new.db"
-    Store(f"sqlite:///{new}").dispose()
+    scratch = create_engine(f"sqlite:///{new}")
+    with scratch.begin() as conn:
+        command.upgrade(Migrations().config(conn), BASELINE)
+    scratch.dispose()
     assert ddl(unversioned_store / "driftline.sqlite") == ddl(new)
 
 
@@ -71,11 +75,19 @@ def test_a_new_database_is_created_at_the_newest_revision(store_url: str, engine
 
 
 def test_a_store_made_before_migrations_is_stamped_as_the_baseline(unversioned_store: Path) -> None:
-    """Opening a store that has the baseline's tables and no revision records it as the baseline."""
-    path = unversioned_store / "driftline.sqlite"
-    Store(f"sqlite:///{path}").dispose()
-    engine = create_engine(f"sqlite:///{path}")
-    assert BASELINE == revision(engine)
+    """Upgrading a store that has the baseline's tables and no revision records it as the baseline first."""
+    engine = create_engine(f"sqlite:///{unversioned_store / 'driftline.sqlite'}")
+    steps: list[str] = []
+    Migrations().upgrade(engine, steps.append)
+    engine.dispose()
+    assert f"tables made before migrations match revision {BASELINE}: stamped {BASELINE}" == steps[0]
+
+
+def test_a_store_made_before_migrations_is_upgraded_to_the_newest_revision(unversioned_store: Path) -> None:
+    """After the baseline stamp, the upgrade applies every later revision."""
+    engine = create_engine(f"sqlite:///{unversioned_store / 'driftline.sqlite'}")
+    Migrations().upgrade(engine)
+    assert Migrations().head == revision(engine)
     engine.dispose()
 
 

@@ -16,6 +16,8 @@ from driftline.core.store.rows import (
     PromotionRow,
     RunRow,
     SampledRow,
+    ShadowedRow,
+    ShadowRow,
     VersionRow,
 )
 from driftline.core.store.tables import (
@@ -28,6 +30,8 @@ from driftline.core.store.tables import (
     predictions,
     production,
     promotions,
+    shadow_predictions,
+    shadows,
     training_runs,
 )
 
@@ -43,6 +47,8 @@ __all__ = [
     "RunRow",
     "SampledRow",
     "SchemaState",
+    "ShadowRow",
+    "ShadowedRow",
     "Store",
     "VersionRow",
     "checks",
@@ -54,5 +60,7 @@ __all__ = [
     "predictions",
     "production",
     "promotions",
+    "shadow_predictions",
+    "shadows",
     "training_runs",
 ]
