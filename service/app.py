@@ -92,6 +92,8 @@ class Driftline:
         self.runtime.on_predicted.append(self.metrics.observe)
         self.runtime.on_table.append(self.metrics.observe_table)
         self.runtime.model.on_refused.append(self.metrics.swap_refused)
+        self.runtime.shadow.on_failed.append(self.metrics.shadow_failed)
+        self.runtime.on_shadowed.append(self.metrics.shadowed.inc)
         if self.runtime.log is not None:
             self.runtime.log.on_drop = self.metrics.dropped
             self.runtime.log.on_depth = self.metrics.log_queue.set

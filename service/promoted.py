@@ -8,10 +8,10 @@ requests that already hold the old model finish on it; new ones get the new one.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 
 from driftline.core import DriftlineError, LoadedModel, Registry, log_event
+from service.polling import Poller
 
 log = logging.getLogger(__name__)
 
@@ -24,8 +24,7 @@ class PromotedModel:
         self._current = registry.load(registry.production().version)
         self._refused: int | None = None
         self.on_refused: list[Callable[[int, DriftlineError], None]] = []  # e.g. a metric of refused swaps
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._poller = Poller("model-watch", self.swap_if_changed, "production pointer check failed")
 
     @property
     def current(self) -> LoadedModel:
@@ -60,19 +59,7 @@ class PromotedModel:
 
     def watch(self, poll_seconds: float) -> None:
         """Check the pointer every `poll_seconds` on a daemon thread until `stop()`."""
-        if self._thread is not None:
-            return
-        self._thread = threading.Thread(target=self._loop, args=(poll_seconds,), name="model-watch", daemon=True)
-        self._thread.start()
+        self._poller.start(poll_seconds)
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
-    def _loop(self, poll_seconds: float) -> None:
-        while not self._stop.wait(poll_seconds):
-            try:
-                self.swap_if_changed()
-            except Exception as exc:  # a store hiccup must not end the watch
-                log_event(log, logging.WARNING, "production pointer check failed", error=str(exc))
+        self._poller.stop()

@@ -37,10 +37,12 @@ from driftline.core import (
     log_event,
     prediction_records,
     retrain_backoff,
+    shadow_progress,
 )
 from service.batcher import MicroBatcher
 from service.prediction_log import ListChunk, PredictionLog
 from service.promoted import PromotedModel
+from service.shadow import LoadedShadow, ShadowModel
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +96,18 @@ class FrameChunk:
         )
 
 
+PairedOutput = tuple[dict[str, Any], dict[str, Any] | None]
+"""One row's answer from the champion, and the shadow's output for it (None without a working shadow)."""
+
+
+@dataclass(frozen=True)
+class Served:
+    """The models that answered one micro-batch: the champion, and the shadow that predicted beside it, if any."""
+
+    model: LoadedModel
+    shadow: LoadedShadow | None
+
+
 @dataclass(frozen=True)
 class Predicted:
     """The outputs of one request's rows, their request ids, and the model version that answered them."""
@@ -111,28 +125,50 @@ class ServingRuntime:
         self.store = Store(settings.store.url)
         self.registry = Registry(self.store, settings.store.model_dir)
         self.model = PromotedModel(self.registry)
+        self.shadow = ShadowModel(self.registry)
         self.schema = self.model.current.schema
         self.ids = RequestIds()
-        self.log: PredictionLog | None = None
         self.on_predicted: list[Callable[[int, list[dict[str, Any]], str], None]] = []
         self.on_table: list[Callable[[int, np.ndarray, str], None]] = []
+        self.on_shadowed: list[Callable[[int], None]] = []  # rows the shadow predicted, e.g. a counter
+        self.log: PredictionLog | None = None
+        self.shadow_log: PredictionLog | None = None  # a shadow runs only where its outputs can be logged
         if settings.serving.log_predictions:
-            self.log = PredictionLog(
-                self.store.insert_predictions,
-                max_pending_rows=settings.serving.log_queue_size,
-                batch_size=settings.serving.log_batch_size,
-                flush_seconds=settings.serving.log_flush_seconds,
-                retry_seconds=settings.serving.log_retry_seconds,
-            )
-        self.batcher: MicroBatcher[dict[str, Any]] = MicroBatcher(self._predict_rows, settings.serving.micro_batch_rows)
+            self.log = self._background_log(self.store.insert_predictions)
+            self.shadow_log = self._background_log(self.store.insert_shadow_predictions)
+        self.batcher: MicroBatcher[PairedOutput] = MicroBatcher(self._predict_rows, settings.serving.micro_batch_rows)
         if watch:
             self.model.watch(settings.serving.poll_seconds)
+            if self.shadow_log is not None:  # a worker started during a shadow phase loads it at its first poll
+                self.shadow.watch(settings.serving.poll_seconds)
+
+    def _background_log(self, write_batch: Callable[[Sequence[Mapping[str, Any]]], None]) -> PredictionLog:
+        serving = self.settings.serving
+        return PredictionLog(
+            write_batch,
+            max_pending_rows=serving.log_queue_size,
+            batch_size=serving.log_batch_size,
+            flush_seconds=serving.log_flush_seconds,
+            retry_seconds=serving.log_retry_seconds,
+        )
 
     # predictions ---------------------------------------------------------------------------------------------
 
-    def _predict_rows(self, rows: list[Mapping[str, Any]]) -> tuple[list[dict[str, Any]], LoadedModel]:
+    def _predict_rows(self, rows: list[Mapping[str, Any]]) -> tuple[list[PairedOutput], Served]:
         model = self.model.current
-        return model.predict_rows(rows), model
+        outputs = model.predict_rows(rows)
+        shadow = self.shadow.current if self.shadow_log is not None else None
+        shadowed: list[dict[str, Any] | None] = [None] * len(outputs)
+        if shadow is not None:
+            try:
+                shadowed = list(shadow.model.predict_rows(rows))
+                if len(shadowed) != len(outputs):
+                    raise ValueError(f"{len(shadowed)} outputs for {len(outputs)} rows")
+            except Exception as exc:  # the shadow's failure is its own: the champion's answers stand
+                # the type only: an exception's text may quote a request's values
+                self.shadow.failed(shadow.shadow_id, "predict", type(exc).__name__)
+                shadow, shadowed = None, [None] * len(outputs)
+        return list(zip(outputs, shadowed, strict=True)), Served(model, shadow)
 
     async def predict_outputs(self, rows: Sequence[Mapping[str, Any]], endpoint: str) -> Predicted:
         """Predict rows already checked against the feature schema, in micro-batches shared by every endpoint of
@@ -142,13 +178,14 @@ class ServingRuntime:
         if len(rows) > limit:
             raise PayloadTooLarge(f"rows in one {endpoint} request", len(rows), limit)
         try:
-            outputs, model = await self.batcher.submit(rows)
+            paired, served = await self.batcher.submit(rows)
         except ValueError as exc:  # valid JSON the model still cannot take, e.g. a number that overflows scaling
             raise unusable_values(self.model.current, rows, exc) from None
+        model, outputs = served.model, [output for output, _ in paired]
         request_ids = self.ids.take(len(rows))
         latency_ms = (time.perf_counter() - started) * 1000
+        now = time.time()
         if self.log is not None:
-            now = time.time()
             self.log.submit(
                 ListChunk(
                     prediction_records(
@@ -161,9 +198,25 @@ class ServingRuntime:
                     )
                 )
             )
+        if served.shadow is not None:
+            self._log_shadowed(served.shadow, request_ids, paired, now)
         for hook in self.on_predicted:
             hook(model.version, outputs, endpoint)
         return Predicted(model, request_ids, outputs)
+
+    def _log_shadowed(
+        self, shadow: LoadedShadow, request_ids: list[str], paired: list[PairedOutput], now: float
+    ) -> None:
+        """The shadow's outputs, under the request ids the champion's answers carry."""
+        records = [
+            {"request_id": rid, "shadow_id": shadow.shadow_id, "created_at": now, "output": output}
+            for rid, (_, output) in zip(request_ids, paired, strict=True)
+            if output is not None
+        ]
+        if self.shadow_log is not None and records:
+            self.shadow_log.submit(ListChunk(records))
+            for hook in self.on_shadowed:
+                hook(len(records))
 
     async def predict(self, rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         """/predict: rows validated against the request model; answers with ids and version."""
@@ -252,6 +305,7 @@ class ServingRuntime:
             version = self.registry.get(model.version)
             promotion = self.store.current_promotion()
             backoff = retrain_backoff(self.settings.retrain, self.store)
+            shadow = shadow_progress(self.store)
         details = version.details
         return {
             "model_version": model.version,
@@ -272,13 +326,16 @@ class ServingRuntime:
             "baseline_kind": "dummy" if version.champion_version is None else "champion",
             "champion_version": version.champion_version,
             "next_drift_retrain": backoff.to_dict(),
+            "shadow": shadow,
         }
 
     def close(self) -> None:
         self.model.stop()
+        self.shadow.stop()
         self.batcher.close()
-        if self.log is not None:
-            self.log.close()
+        for written in (self.log, self.shadow_log):
+            if written is not None:
+                written.close()
         self.store.dispose()
 
 

@@ -40,6 +40,7 @@ from driftline.core.settings import (
     greater_is_better,
     load_settings,
 )
+from driftline.core.shadow_state import shadow_progress
 from driftline.core.steps import (
     CATEGORICAL_BLOCK,
     COLUMNS_STEP,
@@ -141,4 +142,5 @@ __all__ = [
     "prediction_records",
     "read_table",
     "retrain_backoff",
+    "shadow_progress",
 ]
