@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import operator
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -12,9 +14,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import joblib
+import numpy as np
 import pytest
+from sklearn.dummy import DummyClassifier
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import FunctionTransformer
 
-from driftline.core import Registry, Settings, Store, load_settings
+from driftline.core import PIPELINE_FILE, REFERENCE_FILE, Registry, Settings, Store, VersionDetails, load_settings
 from retrain import train
 from tests.factories import make_loans, write_config
 from tests.processes import free_port, stop_process_group, wait_for
@@ -85,3 +92,32 @@ def serve_trained(folder: Path, log: Path | None = None, **overrides: object) ->
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     yield from serve_trained(tmp_path_factory.mktemp("served"))
+
+
+def register_failing_version(registry: Registry) -> int:
+    """A version that loads (its files are hash-checked like any other) and raises at every prediction: its first
+    step negates the request's columns, which a categorical feature refuses."""
+    champion = registry.production()
+    folder = registry.model_dir / "failing" / f"v{len(registry.versions()) + 1}"
+    folder.mkdir(parents=True)
+    classes = np.asarray(champion.schema.classes)
+    estimator = DummyClassifier(strategy="prior").fit(np.zeros((len(classes), 1)), classes)
+    joblib.dump(
+        Pipeline([("negate", FunctionTransformer(operator.neg)), ("estimator", estimator)]), folder / PIPELINE_FILE
+    )
+    shutil.copy(registry.model_dir / champion.artifact_dir / REFERENCE_FILE, folder / REFERENCE_FILE)
+    details: VersionDetails = {"metric": "roc_auc", "metrics": {}}
+    return registry.register(
+        folder, name=champion.name, tag="failing:1", schema=champion.schema, details=details
+    ).version
+
+
+def start_candidate_shadow(registry: Registry, version: int, needed_rows: int = 50) -> int:
+    """`version` as the running shadow of the production version, as a retrain would start it."""
+    return registry.store.start_shadow(
+        version,
+        champion_version=registry.production().version,
+        purpose="candidate",
+        needed_rows=needed_rows,
+        reason="passed its holdout",
+    )
