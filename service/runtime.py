@@ -158,6 +158,8 @@ class ServingRuntime:
         model = self.model.current
         outputs = model.predict_rows(rows)
         shadow = self.shadow.current if self.shadow_log is not None else None
+        if shadow is not None and shadow.model.version == model.version:
+            shadow = None  # a shadow just promoted, before this worker's next look at the store drops it
         shadowed: list[dict[str, Any] | None] = [None] * len(outputs)
         if shadow is not None:
             try:

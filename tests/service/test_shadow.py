@@ -99,6 +99,22 @@ def test_a_shadow_whose_files_are_tampered_with_is_rejected_at_load(
     assert (None, "rejected") == (runtime.shadow.current, registry.store.shadow_history()[0]["status"])
 
 
+def test_the_model_description_names_the_shadow_and_its_progress(
+    runtime: ServingRuntime, settings: Settings, registry: Registry
+) -> None:
+    """GET /model shows the running shadow, the champion it predicts beside and its labelled requests so far."""
+    version = train(settings, registry, trigger="test").version.version
+    start_candidate_shadow(registry, version, needed_rows=50)
+    shadow = runtime.model_info()["shadow"]
+    assert (version, 1, "candidate", 0, 50) == (
+        shadow["version"],
+        shadow["champion_version"],
+        shadow["purpose"],
+        shadow["labelled_rows"],
+        shadow["needed_rows"],
+    )
+
+
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     yield from serve_trained(tmp_path_factory.mktemp("shadowed"), serving__poll_seconds=0.5)
