@@ -27,11 +27,11 @@ from driftline.core import (
     VersionDetails,
     jsonable,
     log_event,
+    start_watch,
 )
 from retrain.candidate import Progress, build_candidate, code_version, quiet
 from retrain.evaluate import bootstrap_gain, holdout_metrics, is_better, model_outputs
 from retrain.runs import TrainingRun, failure_message, recorded_run
-from retrain.shadowing import start_watch
 from retrain.verdict import format_verdict
 
 log = logging.getLogger(__name__)
@@ -237,5 +237,11 @@ def _retrain(
         )
         return RetrainDecision("shadow", reason, champion.version, version.version, evidence)
     registry.promote(version.version, kind="auto", reason=verdict, evidence=evidence)
-    start_watch(settings, registry, version=version.version, previous=champion.version, reason=verdict)
+    start_watch(
+        store=registry.store,
+        version=version.version,
+        previous=champion.version,
+        rows=settings.retrain.watch_rows,
+        reason=verdict,
+    )
     return RetrainDecision("promoted", verdict, champion.version, version.version, evidence)

@@ -18,7 +18,16 @@ from typing import Any
 
 import numpy as np
 
-from driftline.core import FeatureSchema, Registry, Settings, ShadowedRow, ShadowRow, log_event, metric_from_outputs
+from driftline.core import (
+    FeatureSchema,
+    Registry,
+    Settings,
+    ShadowedRow,
+    ShadowRow,
+    log_event,
+    metric_from_outputs,
+    start_watch,
+)
 from retrain.evaluate import bootstrap_gain, is_better
 from retrain.verdict import format_verdict
 
@@ -100,18 +109,6 @@ def compare_paired(
     return PairedComparison(len(rows), metric, shadow_metric, champion_metric, better, significance)
 
 
-def start_watch(settings: Settings, registry: Registry, *, version: int, previous: int | None, reason: str) -> None:
-    """After an automatic promotion of `version`, run the champion it replaced as the shadow (when configured)."""
-    if settings.retrain.watch_rows and previous is not None:
-        registry.store.start_shadow(
-            previous,
-            champion_version=version,
-            purpose="watch",
-            needed_rows=settings.retrain.watch_rows,
-            reason=f"watching version {version} against version {previous}, which it replaced: {reason}",
-        )
-
-
 def decide_shadow(settings: Settings, registry: Registry, *, now: float | None = None) -> ShadowDecision | None:
     """Decide the running shadow if its labelled requests are in, or its time is up; None while it waits."""
     store = registry.store
@@ -167,7 +164,13 @@ def _decide_candidate(
         return _end(registry, shadow, "rejected", reason, evidence)
     registry.promote(shadow["version"], kind="auto", reason=reason, evidence={**evidence, "who": "monitor"})
     decision = _end(registry, shadow, "promoted", reason, evidence)
-    start_watch(settings, registry, version=shadow["version"], previous=shadow["champion_version"], reason=reason)
+    start_watch(
+        registry.store,
+        version=shadow["version"],
+        previous=shadow["champion_version"],
+        rows=settings.retrain.watch_rows,
+        reason=reason,
+    )
     return decision
 
 

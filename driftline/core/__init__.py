@@ -40,7 +40,7 @@ from driftline.core.settings import (
     greater_is_better,
     load_settings,
 )
-from driftline.core.shadow_state import shadow_progress
+from driftline.core.shadow_state import shadow_progress, start_watch
 from driftline.core.steps import (
     CATEGORICAL_BLOCK,
     COLUMNS_STEP,
@@ -143,4 +143,5 @@ __all__ = [
     "read_table",
     "retrain_backoff",
     "shadow_progress",
+    "start_watch",
 ]

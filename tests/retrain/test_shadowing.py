@@ -4,11 +4,13 @@ of labels times out, and a watch rolls back a promotion that does worse."""
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from driftline.cli.main import main
 from driftline.core import Registry, Settings
 from retrain import TrainingOutcome, retrain
 from retrain.shadowing import decide_shadow
@@ -135,3 +137,18 @@ def test_a_watch_keeps_a_promotion_that_does_better(watching: Settings, registry
     decision = decide_shadow(watching, registry)
     assert decision is not None
     assert ("kept", 2) == (decision.outcome, registry.production().version)
+
+
+def test_a_worse_version_promoted_by_hand_with_watch_is_rolled_back(
+    shadowing: Settings, registry: Registry, config_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`driftline promote 2 --watch 300` of a version fitted to a regime that is gone: once 300 watched requests of
+    the old regime have labels, the monitor's decision puts version 1 back."""
+    shadowing.retrain.shadow_rows = 5000  # the candidate only waits in shadow; the promotion is the operator's
+    retrained(shadowing, registry)
+    main(["promote", "2", "--watch", "300", "--config", str(config_file)])
+    capsys.readouterr()
+    shadowed(registry, make_loans(400, seed=43))
+    decision = decide_shadow(shadowing, registry)
+    assert decision is not None
+    assert ("rolled_back", 1) == (decision.outcome, registry.production().version)
