@@ -72,6 +72,10 @@ class ServiceMetrics:
             name="driftline_shadow_predictions_total",
             documentation="Rows the shadow predicted beside the production model (logged, never returned).",
         )
+        self.shadow_skipped = bentoml_metrics.Counter(
+            name="driftline_shadow_skipped_rows_total",
+            documentation="Answered rows not predicted by the shadow: its queue was full (the service was saturated).",
+        )
         self.shadow_failures = bentoml_metrics.Counter(
             name="driftline_shadow_failures_total",
             documentation="Shadows a worker stopped using because they failed, by stage (load, predict).",

@@ -42,11 +42,13 @@ from driftline.core import (
 from service.batcher import MicroBatcher
 from service.prediction_log import ListChunk, PredictionLog
 from service.promoted import PromotedModel
-from service.shadow import LoadedShadow, ShadowModel
+from service.shadow import ShadowModel
+from service.shadow_runner import ShadowRunner
 
 log = logging.getLogger(__name__)
 
 BATCH_CHUNK_ROWS = 50_000
+SHADOW_QUEUE_BATCHES = 4  # micro-batches of answered rows waiting for the shadow before more are skipped
 FEEDBACK_WAIT_SECONDS = 3.0
 
 
@@ -96,18 +98,6 @@ class FrameChunk:
         )
 
 
-PairedOutput = tuple[dict[str, Any], dict[str, Any] | None]
-"""One row's answer from the champion, and the shadow's output for it (None without a working shadow)."""
-
-
-@dataclass(frozen=True)
-class Served:
-    """The models that answered one micro-batch: the champion, and the shadow that predicted beside it, if any."""
-
-    model: LoadedModel
-    shadow: LoadedShadow | None
-
-
 @dataclass(frozen=True)
 class Predicted:
     """The outputs of one request's rows, their request ids, and the model version that answered them."""
@@ -130,16 +120,20 @@ class ServingRuntime:
         self.ids = RequestIds()
         self.on_predicted: list[Callable[[int, list[dict[str, Any]], str], None]] = []
         self.on_table: list[Callable[[int, np.ndarray, str], None]] = []
-        self.on_shadowed: list[Callable[[int], None]] = []  # rows the shadow predicted, e.g. a counter
         self.log: PredictionLog | None = None
-        self.shadow_log: PredictionLog | None = None  # a shadow runs only where its outputs can be logged
+        self.shadow_log: PredictionLog | None = None
+        self.shadow_runner: ShadowRunner | None = None  # a shadow runs only where its outputs can be logged
+        batch_rows = settings.serving.micro_batch_rows
         if settings.serving.log_predictions:
             self.log = self._background_log(self.store.insert_predictions)
             self.shadow_log = self._background_log(self.store.insert_shadow_predictions)
-        self.batcher: MicroBatcher[PairedOutput] = MicroBatcher(self._predict_rows, settings.serving.micro_batch_rows)
+            self.shadow_runner = ShadowRunner(
+                self.shadow, self.shadow_log, max_pending_rows=SHADOW_QUEUE_BATCHES * batch_rows, max_rows=batch_rows
+            )
+        self.batcher: MicroBatcher[dict[str, Any]] = MicroBatcher(self._predict_rows, batch_rows)
         if watch:
             self.model.watch(settings.serving.poll_seconds)
-            if self.shadow_log is not None:  # a worker started during a shadow phase loads it at its first poll
+            if self.shadow_runner is not None:  # a worker started during a shadow phase loads it at its first poll
                 self.shadow.watch(settings.serving.poll_seconds)
 
     def _background_log(self, write_batch: Callable[[Sequence[Mapping[str, Any]]], None]) -> PredictionLog:
@@ -154,23 +148,9 @@ class ServingRuntime:
 
     # predictions ---------------------------------------------------------------------------------------------
 
-    def _predict_rows(self, rows: list[Mapping[str, Any]]) -> tuple[list[PairedOutput], Served]:
+    def _predict_rows(self, rows: list[Mapping[str, Any]]) -> tuple[list[dict[str, Any]], LoadedModel]:
         model = self.model.current
-        outputs = model.predict_rows(rows)
-        shadow = self.shadow.current if self.shadow_log is not None else None
-        if shadow is not None and shadow.model.version == model.version:
-            shadow = None  # a shadow just promoted, before this worker's next look at the store drops it
-        shadowed: list[dict[str, Any] | None] = [None] * len(outputs)
-        if shadow is not None:
-            try:
-                shadowed = list(shadow.model.predict_rows(rows))
-                if len(shadowed) != len(outputs):
-                    raise ValueError(f"{len(shadowed)} outputs for {len(outputs)} rows")
-            except Exception as exc:  # the shadow's failure is its own: the champion's answers stand
-                # the type only: an exception's text may quote a request's values
-                self.shadow.failed(shadow.shadow_id, "predict", type(exc).__name__)
-                shadow, shadowed = None, [None] * len(outputs)
-        return list(zip(outputs, shadowed, strict=True)), Served(model, shadow)
+        return model.predict_rows(rows), model
 
     async def predict_outputs(self, rows: Sequence[Mapping[str, Any]], endpoint: str) -> Predicted:
         """Predict rows already checked against the feature schema, in micro-batches shared by every endpoint of
@@ -180,10 +160,9 @@ class ServingRuntime:
         if len(rows) > limit:
             raise PayloadTooLarge(f"rows in one {endpoint} request", len(rows), limit)
         try:
-            paired, served = await self.batcher.submit(rows)
+            outputs, model = await self.batcher.submit(rows)
         except ValueError as exc:  # valid JSON the model still cannot take, e.g. a number that overflows scaling
             raise unusable_values(self.model.current, rows, exc) from None
-        model, outputs = served.model, [output for output, _ in paired]
         request_ids = self.ids.take(len(rows))
         latency_ms = (time.perf_counter() - started) * 1000
         now = time.time()
@@ -200,25 +179,13 @@ class ServingRuntime:
                     )
                 )
             )
-        if served.shadow is not None:
-            self._log_shadowed(served.shadow, request_ids, paired, now)
+        shadow = self.shadow.current
+        # a shadow just promoted serves as the champion until this worker's next look at the store drops it
+        if shadow is not None and self.shadow_runner is not None and shadow.model.version != model.version:
+            self.shadow_runner.submit(shadow, rows, request_ids, now)
         for hook in self.on_predicted:
             hook(model.version, outputs, endpoint)
         return Predicted(model, request_ids, outputs)
-
-    def _log_shadowed(
-        self, shadow: LoadedShadow, request_ids: list[str], paired: list[PairedOutput], now: float
-    ) -> None:
-        """The shadow's outputs, under the request ids the champion's answers carry."""
-        records = [
-            {"request_id": rid, "shadow_id": shadow.shadow_id, "created_at": now, "output": output}
-            for rid, (_, output) in zip(request_ids, paired, strict=True)
-            if output is not None
-        ]
-        if self.shadow_log is not None and records:
-            self.shadow_log.submit(ListChunk(records))
-            for hook in self.on_shadowed:
-                hook(len(records))
 
     async def predict(self, rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         """/predict: rows validated against the request model; answers with ids and version."""
@@ -335,6 +302,8 @@ class ServingRuntime:
         self.model.stop()
         self.shadow.stop()
         self.batcher.close()
+        if self.shadow_runner is not None:
+            self.shadow_runner.close()
         for written in (self.log, self.shadow_log):
             if written is not None:
                 written.close()

@@ -78,6 +78,7 @@ def test_a_shadow_that_raises_is_rejected(runtime: ServingRuntime, registry: Reg
     shadow_id = start_candidate_shadow(registry, register_failing_version(registry))
     runtime.shadow.follow()
     asyncio.run(runtime.predict([feature_row(loans, 0)]))
+    wait_for("the shadow to fail", lambda: runtime.shadow.current is None, 5)
     runtime.shadow.follow()
     ended = registry.store.shadow_history()[0]
     assert (shadow_id, "rejected", "the shadow failed at predict in a service worker: TypeError") == (
