@@ -49,6 +49,7 @@ log = logging.getLogger(__name__)
 
 BATCH_CHUNK_ROWS = 50_000
 SHADOW_QUEUE_BATCHES = 4  # micro-batches of answered rows waiting for the shadow before more are skipped
+SHADOW_CALL_ROWS = 32  # short shadow calls hold the GIL the request threads need for less time at once
 FEEDBACK_WAIT_SECONDS = 3.0
 
 
@@ -128,7 +129,10 @@ class ServingRuntime:
             self.log = self._background_log(self.store.insert_predictions)
             self.shadow_log = self._background_log(self.store.insert_shadow_predictions)
             self.shadow_runner = ShadowRunner(
-                self.shadow, self.shadow_log, max_pending_rows=SHADOW_QUEUE_BATCHES * batch_rows, max_rows=batch_rows
+                self.shadow,
+                self.shadow_log,
+                max_pending_rows=SHADOW_QUEUE_BATCHES * batch_rows,
+                max_rows=SHADOW_CALL_ROWS,
             )
         self.batcher: MicroBatcher[dict[str, Any]] = MicroBatcher(self._predict_rows, batch_rows)
         if watch:
