@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -156,8 +158,9 @@ class MonitorMetrics:
             self.pruned.labels(table=table)
         for outcome in ("ok", "drift", "skipped", "failed"):
             self.checks.labels(outcome=outcome)
-        for outcome in ("promoted", "rejected", "failed"):
+        for outcome in ("promoted", "shadow", "rejected", "failed"):
             self.retrains.labels(outcome=outcome)
+        self._shadow_metrics(r)
         for kind in ("initial", "auto", "manual", "rollback"):
             self.promotions.labels(kind=kind)
         self._last_check_at: float | None = None
@@ -202,6 +205,60 @@ class MonitorMetrics:
             self.unseen_share.labels(feature=name).set(share)
         for name, share in result.quality.out_of_range_share.items():
             self.out_of_range_share.labels(feature=name).set(share)
+
+    def _shadow_metrics(self, r: CollectorRegistry) -> None:
+        self.shadow_version = Gauge(
+            "driftline_shadow_model_version", "Version running as the shadow (0: none).", ["purpose"], registry=r
+        )
+        self.shadow_rows = Gauge(
+            "driftline_shadow_labelled_rows", "Labelled requests the running shadow has been compared on.", registry=r
+        )
+        self.shadow_needed = Gauge(
+            "driftline_shadow_needed_rows", "Labelled requests the running shadow's decision needs.", registry=r
+        )
+        self.shadow_metric = Gauge(
+            "driftline_shadow_comparison_metric",
+            "The configured metric of the last shadow decision, for the champion and the shadow.",
+            ["model", "metric"],
+            registry=r,
+        )
+        self.shadow_decisions = Counter(
+            "driftline_shadow_decisions", "Shadow decisions by purpose and outcome.", ["purpose", "outcome"], registry=r
+        )
+        self.rollbacks = Counter(
+            "driftline_automatic_rollbacks", "Promotions the monitor rolled back after a watch.", registry=r
+        )
+        for purpose, outcome in (
+            ("candidate", "promoted"),
+            ("candidate", "rejected"),
+            ("watch", "kept"),
+            ("watch", "rolled_back"),
+        ):
+            self.shadow_decisions.labels(purpose=purpose, outcome=outcome)
+
+    def publish_shadow(self, progress: Mapping[str, Any] | None) -> None:
+        """The running shadow (`shadow_progress`), or none."""
+        self.shadow_version.clear()
+        if progress is None:
+            self.shadow_rows.set(0)
+            self.shadow_needed.set(0)
+            return
+        self.shadow_version.labels(purpose=progress["purpose"]).set(progress["version"])
+        self.shadow_rows.set(progress["labelled_rows"])
+        self.shadow_needed.set(progress["needed_rows"])
+
+    def shadow_decided(self, purpose: str, outcome: str, evidence: Mapping[str, Any]) -> None:
+        """Count a decision; one made on labelled requests sets both models' metric too."""
+        self.shadow_decisions.labels(purpose=purpose, outcome=outcome).inc()
+        if outcome == "rolled_back":
+            self.rollbacks.inc()
+            self.promotions.labels(kind="rollback").inc()
+        elif outcome == "promoted":
+            self.promotions.labels(kind="auto").inc()
+        if "champion_metric" in evidence:
+            self.shadow_metric.clear()
+            for model in ("champion", "shadow"):
+                self.shadow_metric.labels(model=model, metric=evidence["metric"]).set(evidence[f"{model}_metric"])
 
     def publish_backoff(self, backoff: RetrainBackoff) -> None:
         """One series, labelled with why the wait is what it is."""

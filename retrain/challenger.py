@@ -27,6 +27,7 @@ from driftline.core import (
     VersionDetails,
     jsonable,
     log_event,
+    start_watch,
 )
 from retrain.candidate import Progress, build_candidate, code_version, quiet
 from retrain.evaluate import bootstrap_gain, holdout_metrics, is_better, model_outputs
@@ -40,7 +41,7 @@ log = logging.getLogger(__name__)
 class RetrainDecision:
     """What a retrain run did and why, with the evidence stored in the history."""
 
-    outcome: str  # promoted | rejected | failed
+    outcome: str  # promoted | shadow | rejected | failed
     reason: str
     champion_version: int | None
     candidate_version: int | None = None
@@ -220,5 +221,28 @@ def _retrain(
     )
     if not better:
         return RetrainDecision("rejected", verdict, champion.version, version.version, evidence)
+    shadow_rows = settings.retrain.shadow_rows
+    if shadow_rows:
+        # the holdout is the past: the candidate serves only once it also wins on live requests (`shadowing.py`)
+        verdict = format_verdict(
+            True, metric, candidate_metrics[metric], champion_metrics[metric], gain, significance, outcome="shadow"
+        )
+        reason = f"{verdict}; predicting beside version {champion.version} until {shadow_rows} requests have labels"
+        evidence["shadow_id"] = registry.store.start_shadow(
+            version.version,
+            champion_version=champion.version,
+            purpose="candidate",
+            needed_rows=shadow_rows,
+            reason=reason,
+            evidence={"holdout": {k: evidence[k] for k in ("metric", "bootstrap", "rows")}},
+        )
+        return RetrainDecision("shadow", reason, champion.version, version.version, evidence)
     registry.promote(version.version, kind="auto", reason=verdict, evidence=evidence)
+    start_watch(
+        store=registry.store,
+        version=version.version,
+        previous=champion.version,
+        rows=settings.retrain.watch_rows,
+        reason=verdict,
+    )
     return RetrainDecision("promoted", verdict, champion.version, version.version, evidence)

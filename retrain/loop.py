@@ -27,11 +27,12 @@ from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 
-from driftline.core import SCHEDULER_JOBS_TABLE, RetrainBackoff, Settings, log_event, retrain_backoff
+from driftline.core import SCHEDULER_JOBS_TABLE, RetrainBackoff, Settings, log_event, retrain_backoff, shadow_progress
 from monitoring import CheckResult, DriftChecker, MonitorMetrics, ReportArchive
 from retrain.challenger import RetrainDecision, retrain
 from retrain.performance_trigger import ESTIMATED_PERFORMANCE
 from retrain.pruning import Pruner
+from retrain.shadowing import ShadowDecision, decide_shadow
 from retrain.trigger import RetrainTrigger, counted_outcome
 
 log = logging.getLogger(__name__)
@@ -133,6 +134,7 @@ class MonitorLoop:
             reason=result.reason,
             drift_share=result.drift.drift_share if result.drift else None,
         )
+        self.decide_shadow()
         policy = self.settings.retrain.trigger
         why = self.trigger.observe(
             counted_outcome(result, policy),
@@ -170,6 +172,19 @@ class MonitorLoop:
             candidate_version=decision.candidate_version,
         )
         self.publish_backoff()
+        return decision
+
+    def decide_shadow(self) -> ShadowDecision | None:
+        """Decide the running shadow if its labels are in (see `retrain/shadowing.py`), counted and published;
+        None while it waits, or (logged) when the decision failed: the next check tries again."""
+        try:
+            decision = decide_shadow(self.settings, self.checker.registry)
+            if decision is not None:
+                self.metrics.shadow_decided(decision.purpose, decision.outcome, decision.evidence)
+            self.metrics.publish_shadow(shadow_progress(self.store))
+        except Exception as exc:  # a shadow left running is decided at the next check
+            log_event(log, logging.ERROR, "shadow decision failed", error=f"{type(exc).__name__}: {exc}")
+            return None
         return decision
 
     def publish_backoff(self) -> RetrainBackoff | None:

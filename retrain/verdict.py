@@ -21,14 +21,16 @@ def format_verdict(
     champion: float,
     min_gain: float,
     bootstrap: Mapping[str, Any] | None = None,
+    *,
+    outcome: str | None = None,
 ) -> str:
     """`promoted: gain +0.134 roc_auc, 99 % lower bound +0.090 above 0.0` or
     `rejected: gain +0.033 roc_auc, but the 99 % lower bound -0.022 is not above the required 0.0`.
 
     The gain is the candidate's improvement over the champion on the holdout (positive = better, whichever way the
     metric runs); `bootstrap` is the evidence's bootstrap entry (`gain_lower_bound`, `confidence`), None when the
-    bootstrap did not run."""
-    outcome = "promoted" if promoted else "rejected"
+    bootstrap did not run; `outcome` names a passed or failed comparison otherwise (`shadow`, `rolled back`)."""
+    outcome = outcome or ("promoted" if promoted else "rejected")
     if math.isnan(candidate):
         return f"{outcome}: the candidate's {metric} is undefined on the holdout"
     if math.isnan(champion):

@@ -23,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from driftline.core import ArtifactIntegrityError, DriftlineError, PromotionRefused, Registry, log_event
+from driftline.core import ArtifactIntegrityError, DriftlineError, PromotionRefused, Registry, log_event, start_watch
 from service.errors import error_response, json_error
 from service.runtime import store_errors
 
@@ -57,6 +57,14 @@ class PromoteRequest(BaseModel):
         strict=True, ge=1, le=MAX_VERSION, description="a registered model version number (an integer from 1)"
     )
     reason: str = _reason("promoted over the admin API")
+    watch_rows: int | None = Field(
+        default=None,
+        strict=True,
+        ge=1,
+        le=1_000_000,
+        description="run the replaced version as the shadow for this many labelled requests; the monitor rolls the "
+        "promotion back if the new version does worse (absent: no watch)",
+    )
 
 
 class RollbackRequest(BaseModel):
@@ -105,7 +113,12 @@ class AdminAPI:
         evidence = {"who": "http", "client": request.client.host if request.client else None}
 
         def promote(registry: Registry) -> int:
+            previous = registry.store.production_version()
             registry.promote(body.version, kind="manual", reason=body.reason, evidence=evidence)
+            if body.watch_rows is not None:
+                start_watch(
+                    registry.store, version=body.version, previous=previous, rows=body.watch_rows, reason=body.reason
+                )
             return body.version
 
         return await self._change(promote, "manual", body.reason)

@@ -93,6 +93,10 @@ class Driftline:
         self.runtime.on_table.append(self.metrics.observe_table)
         self.runtime.model.on_refused.append(self.metrics.swap_refused)
         self.runtime.model.on_fetch_failed.append(self.metrics.fetch_failed)
+        self.runtime.shadow.on_failed.append(self.metrics.shadow_failed)
+        if self.runtime.shadow_runner is not None:
+            self.runtime.shadow_runner.on_shadowed.append(self.metrics.shadowed.inc)
+            self.runtime.shadow_runner.on_skipped.append(self.metrics.shadow_skipped.inc)
         if self.runtime.log is not None:
             self.runtime.log.on_drop = self.metrics.dropped
             self.runtime.log.on_depth = self.metrics.log_queue.set

@@ -72,6 +72,23 @@ class ServiceMetrics:
             documentation="Attempts to fetch a production version's files that found the artifact store unavailable.",
         )
 
+        self.shadowed = bentoml_metrics.Counter(
+            name="driftline_shadow_predictions_total",
+            documentation="Rows the shadow predicted beside the production model (logged, never returned).",
+        )
+        self.shadow_skipped = bentoml_metrics.Counter(
+            name="driftline_shadow_skipped_rows_total",
+            documentation="Answered rows not predicted by the shadow: its queue was full (the service was saturated).",
+        )
+        self.shadow_failures = bentoml_metrics.Counter(
+            name="driftline_shadow_failures_total",
+            documentation="Shadows a worker stopped using because they failed, by stage (load, predict).",
+            labelnames=["stage"],
+        )
+
+    def shadow_failed(self, stage: str) -> None:
+        self.shadow_failures.labels(stage=stage).inc()
+
     def refused(self, endpoint: str, status: int) -> None:
         self.rejected.labels(endpoint=endpoint, status=str(status)).inc()
 

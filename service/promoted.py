@@ -12,11 +12,11 @@ reached the worker keeps serving what it has and tries again after a pause that 
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
 
 from driftline.core import ArtifactStoreUnavailable, DriftlineError, LoadedModel, Registry, log_event
+from service.polling import Poller
 
 log = logging.getLogger(__name__)
 
@@ -35,8 +35,7 @@ class PromotedModel:
         self._fetch_retry_seconds = fetch_retry_seconds
         self._fetch_failures = 0
         self._retry_at = 0.0
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._poller = Poller("model-watch", self.swap_if_changed, "production pointer check failed")
 
     @property
     def current(self) -> LoadedModel:
@@ -93,19 +92,7 @@ class PromotedModel:
 
     def watch(self, poll_seconds: float) -> None:
         """Check the pointer every `poll_seconds` on a daemon thread until `stop()`."""
-        if self._thread is not None:
-            return
-        self._thread = threading.Thread(target=self._loop, args=(poll_seconds,), name="model-watch", daemon=True)
-        self._thread.start()
+        self._poller.start(poll_seconds)
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
-    def _loop(self, poll_seconds: float) -> None:
-        while not self._stop.wait(poll_seconds):
-            try:
-                self.swap_if_changed()
-            except Exception as exc:  # a store hiccup must not end the watch
-                log_event(log, logging.WARNING, "production pointer check failed", error=str(exc))
+        self._poller.stop()

@@ -37,14 +37,19 @@ from driftline.core import (
     log_event,
     prediction_records,
     retrain_backoff,
+    shadow_progress,
 )
 from service.batcher import MicroBatcher
 from service.prediction_log import ListChunk, PredictionLog
 from service.promoted import PromotedModel
+from service.shadow import ShadowModel
+from service.shadow_runner import ShadowRunner
 
 log = logging.getLogger(__name__)
 
 BATCH_CHUNK_ROWS = 50_000
+SHADOW_QUEUE_BATCHES = 4  # micro-batches of answered rows waiting for the shadow before more are skipped
+SHADOW_CALL_ROWS = 32  # short shadow calls hold the GIL the request threads need for less time at once
 FEEDBACK_WAIT_SECONDS = 3.0
 
 
@@ -111,22 +116,39 @@ class ServingRuntime:
         self.store = Store(settings.store.url)
         self.registry = Registry.configured(self.store, settings.store)
         self.model = PromotedModel(self.registry, fetch_retry_seconds=settings.serving.poll_seconds)
+        self.shadow = ShadowModel(self.registry)
         self.schema = self.model.current.schema
         self.ids = RequestIds()
-        self.log: PredictionLog | None = None
         self.on_predicted: list[Callable[[int, list[dict[str, Any]], str], None]] = []
         self.on_table: list[Callable[[int, np.ndarray, str], None]] = []
+        self.log: PredictionLog | None = None
+        self.shadow_log: PredictionLog | None = None
+        self.shadow_runner: ShadowRunner | None = None  # a shadow runs only where its outputs can be logged
+        batch_rows = settings.serving.micro_batch_rows
         if settings.serving.log_predictions:
-            self.log = PredictionLog(
-                self.store.insert_predictions,
-                max_pending_rows=settings.serving.log_queue_size,
-                batch_size=settings.serving.log_batch_size,
-                flush_seconds=settings.serving.log_flush_seconds,
-                retry_seconds=settings.serving.log_retry_seconds,
+            self.log = self._background_log(self.store.insert_predictions)
+            self.shadow_log = self._background_log(self.store.insert_shadow_predictions)
+            self.shadow_runner = ShadowRunner(
+                self.shadow,
+                self.shadow_log,
+                max_pending_rows=SHADOW_QUEUE_BATCHES * batch_rows,
+                max_rows=SHADOW_CALL_ROWS,
             )
-        self.batcher: MicroBatcher[dict[str, Any]] = MicroBatcher(self._predict_rows, settings.serving.micro_batch_rows)
+        self.batcher: MicroBatcher[dict[str, Any]] = MicroBatcher(self._predict_rows, batch_rows)
         if watch:
             self.model.watch(settings.serving.poll_seconds)
+            if self.shadow_runner is not None:  # a worker started during a shadow phase loads it at its first poll
+                self.shadow.watch(settings.serving.poll_seconds)
+
+    def _background_log(self, write_batch: Callable[[Sequence[Mapping[str, Any]]], None]) -> PredictionLog:
+        serving = self.settings.serving
+        return PredictionLog(
+            write_batch,
+            max_pending_rows=serving.log_queue_size,
+            batch_size=serving.log_batch_size,
+            flush_seconds=serving.log_flush_seconds,
+            retry_seconds=serving.log_retry_seconds,
+        )
 
     # predictions ---------------------------------------------------------------------------------------------
 
@@ -147,8 +169,8 @@ class ServingRuntime:
             raise unusable_values(self.model.current, rows, exc) from None
         request_ids = self.ids.take(len(rows))
         latency_ms = (time.perf_counter() - started) * 1000
+        now = time.time()
         if self.log is not None:
-            now = time.time()
             self.log.submit(
                 ListChunk(
                     prediction_records(
@@ -161,6 +183,10 @@ class ServingRuntime:
                     )
                 )
             )
+        shadow = self.shadow.current
+        # a shadow just promoted serves as the champion until this worker's next look at the store drops it
+        if shadow is not None and self.shadow_runner is not None and shadow.model.version != model.version:
+            self.shadow_runner.submit(shadow, rows, request_ids, now)
         for hook in self.on_predicted:
             hook(model.version, outputs, endpoint)
         return Predicted(model, request_ids, outputs)
@@ -252,6 +278,7 @@ class ServingRuntime:
             version = self.registry.get(model.version)
             promotion = self.store.current_promotion()
             backoff = retrain_backoff(self.settings.retrain, self.store)
+            shadow = shadow_progress(self.store)
         details = version.details
         return {
             "model_version": model.version,
@@ -272,13 +299,18 @@ class ServingRuntime:
             "baseline_kind": "dummy" if version.champion_version is None else "champion",
             "champion_version": version.champion_version,
             "next_drift_retrain": backoff.to_dict(),
+            "shadow": shadow,
         }
 
     def close(self) -> None:
         self.model.stop()
+        self.shadow.stop()
         self.batcher.close()
-        if self.log is not None:
-            self.log.close()
+        if self.shadow_runner is not None:
+            self.shadow_runner.close()
+        for written in (self.log, self.shadow_log):
+            if written is not None:
+                written.close()
         self.store.dispose()
 
 

@@ -32,6 +32,8 @@ EXPECTED_ALERTS = {
     "DriftlineHighErrorRate",
     "DriftlinePredictionLogDrops",
     "DriftlineRetrainFailing",
+    "DriftlineAutomaticRollback",
+    "DriftlineShadowFailing",
 }
 HISTOGRAM_SUFFIXES = ("_bucket", "_sum", "_count")
 # labels Prometheus adds to every scraped series

@@ -28,12 +28,14 @@ from driftline.core import (
     DataError,
     DriftlineError,
     Migrations,
+    PromotionRefused,
     Registry,
     Settings,
     Store,
     config_path,
     load_dataset,
     load_settings,
+    start_watch,
 )
 from retrain import retrain, train
 
@@ -239,9 +241,17 @@ def _who() -> dict[str, str]:
 
 
 def cmd_promote(args: argparse.Namespace, settings: Settings) -> int:
+    watch_rows = None if args.watch is None else args.watch or settings.retrain.watch_rows
+    if watch_rows == 0:
+        raise PromotionRefused("--watch needs the labelled requests to watch: --watch ROWS, or set retrain.watch_rows")
     registry = _registry(settings)
+    previous = registry.store.production_version()
     registry.promote(args.version, kind="manual", reason=args.reason, evidence=_who())
     print(f"version {args.version} is in production")
+    if watch_rows and start_watch(
+        registry.store, version=args.version, previous=previous, rows=watch_rows, reason=args.reason
+    ):
+        print(f"watching it against version {previous} for {watch_rows} labelled requests; rolled back if worse")
     return 0
 
 
@@ -317,6 +327,15 @@ def build_parser() -> argparse.ArgumentParser:
     sub = command("promote", cmd_promote, "make VERSION the production version (recorded as manual)")
     sub.add_argument("version", type=int)
     sub.add_argument("--reason", default="manual promotion")
+    sub.add_argument(
+        "--watch",
+        type=int,
+        nargs="?",
+        const=0,
+        metavar="ROWS",
+        help="run the replaced version as the shadow for ROWS labelled requests (default retrain.watch_rows); "
+        "the monitor rolls back if the new one does worse",
+    )
     sub = command("rollback", cmd_rollback, "back to the previous production version")
     sub.add_argument("--reason", default="manual rollback")
     db_help = "the store's schema: apply its migrations, show its revision"

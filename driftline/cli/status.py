@@ -1,5 +1,5 @@
-"""What `driftline status` shows: the production version, every version, promotions, training runs and when the
-next drift-triggered retrain may run."""
+"""What `driftline status` shows: the production version, the running shadow and its progress, every version,
+promotions, shadow decisions, training runs and when the next drift-triggered retrain may run."""
 
 from __future__ import annotations
 
@@ -7,7 +7,14 @@ import datetime as dt
 import time
 from typing import Any
 
-from driftline.core import ModelVersion, Registry, RetrainSettings, compared_values, retrain_backoff
+from driftline.core import (
+    ModelVersion,
+    Registry,
+    RetrainSettings,
+    compared_values,
+    retrain_backoff,
+    shadow_progress,
+)
 
 
 def collect(registry: Registry, retrain: RetrainSettings) -> dict[str, Any]:
@@ -15,6 +22,8 @@ def collect(registry: Registry, retrain: RetrainSettings) -> dict[str, Any]:
     versions = registry.versions()
     return {
         "production_version": store.production_version(),
+        "shadow": shadow_progress(store),
+        "shadows": store.shadow_history(limit=10),
         "versions": [_version(v) for v in versions],
         "promotions": store.promotion_history(),
         "training_runs": store.list_runs(),
@@ -61,6 +70,17 @@ def scores(version: dict[str, Any]) -> str:
     return f"{metric} {value} vs dummy baseline {baseline}"
 
 
+def shadow_line(shadow: dict[str, Any] | None) -> str:
+    """The running shadow and how far it is, in one line."""
+    if shadow is None:
+        return "none"
+    doing = "candidate beside" if shadow["purpose"] == "candidate" else "replaced champion watching"
+    return (
+        f"v{shadow['version']} ({doing} v{shadow['champion_version']}) since {_when(shadow['started_at'])}: "
+        f"{shadow['labelled_rows']}/{shadow['needed_rows']} labelled requests"
+    )
+
+
 def next_retrain(backoff: dict[str, Any], now: float) -> str:
     at = backoff["allowed_at"]
     if at is None:
@@ -76,11 +96,18 @@ def render(status: dict[str, Any], now: float | None = None) -> str:
             f" {marker} v{v['version']:<4} {v['status']:<11} {_when(v['created_at'])}  {scores(v)}  {v['artifact_tag']}"
             + (f"  [{v['status_reason']}]" if v["status_reason"] and v["status"] != "production" else "")
         )
+    lines += ["", "shadow:", f"   {shadow_line(status['shadow'])}"]
     lines += ["", "promotions:"]
     for p in status["promotions"]:
         lines.append(
             f"   {_when(p['at'])}  v{p['previous_version'] or '-'} -> v{p['version']}  {p['kind']:<8} {p['reason']}"
         )
+    lines += ["", "shadow decisions (latest first):"]
+    for s in status["shadows"]:
+        if s["status"] != "running":
+            lines.append(
+                f"   {_when(s['finished_at'])}  v{s['version']} {s['purpose']:<9} {s['status']:<11} {s['reason']}"
+            )
     lines += ["", "last drift checks (latest first):"]
     for c in status["last_checks"]:
         share = (

@@ -60,6 +60,7 @@ from driftline.core.settings import (
     greater_is_better,
     load_settings,
 )
+from driftline.core.shadow_state import shadow_progress, start_watch
 from driftline.core.steps import (
     CATEGORICAL_BLOCK,
     COLUMNS_STEP,
@@ -80,6 +81,8 @@ from driftline.core.store import (
     PruningPlan,
     RunRow,
     SampledRow,
+    ShadowedRow,
+    ShadowRow,
     Store,
     VersionRow,
     create_engine,
@@ -144,6 +147,8 @@ __all__ = [
     "SearchRange",
     "SearchSettings",
     "Settings",
+    "ShadowRow",
+    "ShadowedRow",
     "Store",
     "StoreUnavailable",
     "TimeRange",
@@ -170,4 +175,6 @@ __all__ = [
     "prediction_records",
     "read_table",
     "retrain_backoff",
+    "shadow_progress",
+    "start_watch",
 ]

@@ -396,6 +396,18 @@ class RetrainSettings(_Section):
     """One-sided confidence of that lower bound: 0.99 takes the 1st percentile of the bootstrap gains."""
     reference_fraction: float = Field(default=0.5, ge=0.0, lt=1.0)
     """Share of the candidate's training rows drawn from the production version's reference (the rest are live)."""
+    shadow_rows: int = Field(default=0, ge=0, le=1_000_000)
+    """Labelled live requests a candidate that passed the holdout must be compared on, as a shadow predicting beside
+    the champion, before it is promoted; 0 promotes on the holdout alone. Off by default: the promotion then waits
+    for labels of requests served after the retrain, at whatever pace feedback comes back, which only the operator
+    knows; where labels return within `shadow_max_seconds`, 500 (a check's `min_rows`) is a sensible start."""
+    shadow_max_seconds: int = Field(default=86_400, gt=0)
+    """A shadow still short of `shadow_rows` labelled requests this long after it started is rejected."""
+    watch_rows: int = Field(default=0, ge=0, le=1_000_000)
+    """After an automatic promotion the previous champion runs as the shadow for this many labelled requests; if
+    the paired comparison on them says the new champion is worse, the monitor rolls back. 0 turns the watch off."""
+    watch_confidence: float = Field(default=0.95, gt=0.5, lt=1.0)
+    """One-sided confidence that the new champion is worse before a watch rolls it back."""
 
 
 class RetentionSettings(_Section):

@@ -47,3 +47,20 @@ def test_status_says_when_the_next_drift_retrain_may_run(
     text = status.render(status.collect(registry, settings.retrain))
     upcoming = text.split("next drift-triggered retrain:\n")[1].splitlines()[0]
     assert "1 drift-triggered retrain rejected in a row: the cool-down of 600 s doubled to 1200 s" in upcoming
+
+
+def test_status_shows_the_running_shadow_and_its_progress(
+    settings: Settings, registry: Registry, trained: TrainingOutcome
+) -> None:
+    """A candidate in shadow is shown with the champion it predicts beside and its labelled requests so far."""
+    settings.retrain.min_labeled_rows = 300
+    settings.retrain.shadow_rows = 500
+    live = new_regime(1500, seed=41)
+    log_predictions(registry, live, labels=live["default"])
+    retrain(settings, registry, trigger="test")
+    text = status.render(status.collect(registry, settings.retrain))
+    shadow = text.splitlines()[text.splitlines().index("shadow:") + 1]
+    assert ("   v2 (candidate beside v1)", "0/500 labelled requests") == (
+        shadow.split(" since ")[0],
+        shadow.rsplit(": ", 1)[1],
+    )

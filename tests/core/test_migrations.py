@@ -61,10 +61,10 @@ def test_the_baseline_makes_what_create_all_made(tmp_path: Path, unversioned_sto
         return {name: " ".join(sql.split()) for name, table, sql in rows if table in metadata.tables}
 
     new = tmp_path / "new.db"
-    engine = sa.create_engine(f"sqlite:///{new}")
-    with engine.begin() as conn:
+    scratch = create_engine(f"sqlite:///{new}")
+    with scratch.begin() as conn:
         command.upgrade(Migrations().config(conn), BASELINE)
-    engine.dispose()
+    scratch.dispose()
     assert ddl(unversioned_store / "driftline.sqlite") == ddl(new)
 
 
@@ -90,6 +90,15 @@ def test_a_store_made_before_migrations_is_stamped_as_the_baseline_then_upgraded
     engine = create_engine(f"sqlite:///{unversioned_store / 'driftline.sqlite'}")
     started_from = Migrations().upgrade(engine)
     assert ("none", Migrations().head) == (started_from, revision(engine))
+
+
+def test_upgrading_a_store_made_before_migrations_says_it_stamped_the_baseline(unversioned_store: Path) -> None:
+    """Upgrading a store that has the baseline's tables and no revision records it as the baseline first."""
+    engine = create_engine(f"sqlite:///{unversioned_store / 'driftline.sqlite'}")
+    steps: list[str] = []
+    Migrations().upgrade(engine, steps.append)
+    engine.dispose()
+    assert f"tables made before migrations match revision {BASELINE}: stamped {BASELINE}" == steps[0]
     engine.dispose()
 
 

@@ -11,17 +11,25 @@ from driftline.core.store import (
     CheckRow,
     PromotionRow,
     RunRow,
+    ShadowRow,
     VersionRow,
     checks,
     model_versions,
     promotions,
+    shadows,
     training_runs,
 )
 
 
 @pytest.mark.parametrize(
     ("row", "table"),
-    [(VersionRow, model_versions), (PromotionRow, promotions), (RunRow, training_runs), (CheckRow, checks)],
+    [
+        (VersionRow, model_versions),
+        (PromotionRow, promotions),
+        (RunRow, training_runs),
+        (CheckRow, checks),
+        (ShadowRow, shadows),
+    ],
 )
 def test_a_row_type_has_one_key_per_column_of_its_table(row: Any, table: sa.Table) -> None:
     """A column added to a table without its row type (or the reverse) is caught here, not by a reader's KeyError."""

@@ -184,3 +184,34 @@ def test_the_back_off_gauge_keeps_one_series_labelled_with_its_reason() -> None:
         value(metrics, "driftline_next_retrain_allowed_timestamp_seconds", reason="backoff"),
         value(metrics, "driftline_retrain_rejected_in_a_row"),
     )
+
+
+def test_a_rollback_decision_is_counted_as_a_rollback() -> None:
+    """A watch that rolls back counts one automatic rollback and one promotion of kind rollback."""
+    metrics = MonitorMetrics()
+    metrics.shadow_decided("watch", "rolled_back", {"metric": "roc_auc", "champion_metric": 0.6, "shadow_metric": 0.7})
+    assert (1.0, 1.0) == (
+        value(metrics, "driftline_automatic_rollbacks_total"),
+        value(metrics, "driftline_promotions_total", kind="rollback"),
+    )
+
+
+def test_a_shadow_decision_publishes_both_models_metric() -> None:
+    """The champion's and the shadow's metric on the compared requests are gauges labelled by model."""
+    metrics = MonitorMetrics()
+    metrics.shadow_decided("candidate", "promoted", {"metric": "roc_auc", "champion_metric": 0.6, "shadow_metric": 0.7})
+    assert (0.6, 0.7) == (
+        value(metrics, "driftline_shadow_comparison_metric", model="champion", metric="roc_auc"),
+        value(metrics, "driftline_shadow_comparison_metric", model="shadow", metric="roc_auc"),
+    )
+
+
+def test_the_running_shadow_and_its_progress_are_gauges() -> None:
+    """The shadow's version (by purpose), its labelled requests and those it needs."""
+    metrics = MonitorMetrics()
+    metrics.publish_shadow({"version": 3, "purpose": "candidate", "labelled_rows": 40, "needed_rows": 500})
+    assert (3.0, 40.0, 500.0) == (
+        value(metrics, "driftline_shadow_model_version", purpose="candidate"),
+        value(metrics, "driftline_shadow_labelled_rows"),
+        value(metrics, "driftline_shadow_needed_rows"),
+    )

@@ -178,7 +178,10 @@ REASON = "expected text of 1 to 500 characters saying why (recorded in the promo
         ('{"version": 1099511627776}', f"field 'version': input should be less than or equal to 2147483647; {VERSION}"),
         ('{"version": 0}', f"field 'version': input should be greater than or equal to 1; {VERSION}"),
         ("{}", f"field 'version': field required; {VERSION}"),
-        ('{"version": 2, "x": 1}', "field 'x': unknown field; the fields are version (required), reason (optional)"),
+        (
+            '{"version": 2, "x": 1}',
+            "field 'x': unknown field; the fields are version (required), reason (optional), watch_rows (optional)",
+        ),
         ('{"version": 2, "reason": ""}', f"field 'reason': string should have at least 1 character; {REASON}"),
         ('{"version": 2, "reason": 7}', f"field 'reason': input should be a valid string; {REASON}"),
         ("[2]", "field 'body': expected a JSON object"),
@@ -210,6 +213,22 @@ def test_a_promotion_answers_the_change_it_recorded(admin_app: TestClient, regis
     answer = admin_app.post("/admin/promote", json={"version": second, "reason": "canary looked good"}).json()
     expected = {"model_version": second, "previous_version": 1, "promotion_kind": "manual"}
     assert {**expected, "promotion_reason": "canary looked good"} == answer
+
+
+def test_a_promotion_with_watch_rows_watches_the_new_version(
+    admin_app: TestClient, registry: Registry, settings: Any
+) -> None:
+    """`watch_rows` runs the replaced version as the shadow of the promoted one for that many labelled requests."""
+    second = train(settings, registry, trigger="test").version.version
+    admin_app.post("/admin/promote", json={"version": second, "watch_rows": 200})
+    shadow = registry.store.active_shadow()
+    assert shadow is not None
+    assert (1, second, "watch", 200) == (
+        shadow["version"],
+        shadow["champion_version"],
+        shadow["purpose"],
+        shadow["needed_rows"],
+    )
 
 
 def test_the_documented_admin_bodies_are_the_models_schemas() -> None:

@@ -18,6 +18,8 @@ from driftline.core.store.rows import (
     PromotionRow,
     RunRow,
     SampledRow,
+    ShadowedRow,
+    ShadowRow,
     VersionRow,
 )
 from driftline.core.store.tables import (
@@ -30,6 +32,8 @@ from driftline.core.store.tables import (
     predictions,
     production,
     promotions,
+    shadow_predictions,
+    shadows,
     training_runs,
 )
 
@@ -47,6 +51,8 @@ __all__ = [
     "RunRow",
     "SampledRow",
     "SchemaState",
+    "ShadowRow",
+    "ShadowedRow",
     "Store",
     "VersionRow",
     "checks",
@@ -59,6 +65,8 @@ __all__ = [
     "predictions",
     "production",
     "promotions",
+    "shadow_predictions",
+    "shadows",
     "training_runs",
     "versions_to_prune",
 ]

@@ -14,10 +14,11 @@ from driftline.core.store.live import LiveTraffic
 from driftline.core.store.migrator import Migrations
 from driftline.core.store.retention import Pruning
 from driftline.core.store.runs import Runs
+from driftline.core.store.shadows import Shadows
 from driftline.core.store.versions import Versions
 
 
-class Store(Versions, Runs, LiveTraffic, Leases, DriftChecks, Pruning):
+class Store(Versions, Runs, LiveTraffic, Leases, DriftChecks, Pruning, Shadows):
     """All reads and writes of Driftline's records; safe to share between threads."""
 
     def __init__(self, url: str, *, migrations: Migrations | None = None) -> None:

@@ -18,7 +18,7 @@ class VersionRow(TypedDict):
     version: int
     name: str
     created_at: float
-    status: str  # registered | production | archived | rejected
+    status: str  # registered | shadow | production | archived | rejected
     status_reason: str | None
     artifact_dir: str  # relative to the model store folder
     artifact_tag: str  # the BentoML model tag
@@ -61,6 +61,30 @@ class CheckRow(TypedDict):
     outcome: str
     drift_share: float | None
     summary: dict[str, Any]
+
+
+class ShadowRow(TypedDict):
+    """A version predicting beside the champion, or one that did, and the decision (`shadows`)."""
+
+    id: int
+    started_at: float
+    finished_at: float | None
+    version: int
+    champion_version: int
+    purpose: str  # candidate | watch
+    status: str  # running | promoted | rejected | replaced | kept | rolled_back
+    needed_rows: int
+    reason: str | None
+    evidence: dict[str, Any]
+
+
+class ShadowedRow(TypedDict):
+    """A labelled request both the champion and the shadow answered: both outputs and the label."""
+
+    request_id: str
+    champion_output: dict[str, Any]
+    shadow_output: dict[str, Any]
+    label: Any
 
 
 class LabelledRow(TypedDict):

@@ -21,7 +21,7 @@ model_versions = sa.Table(
     sa.Column("version", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("name", sa.String(200), nullable=False),
     sa.Column("created_at", sa.Float, nullable=False),
-    sa.Column("status", sa.String(20), nullable=False),  # registered | production | archived | rejected
+    sa.Column("status", sa.String(20), nullable=False),  # registered | shadow | production | archived | rejected
     sa.Column("status_reason", sa.Text),
     sa.Column("artifact_dir", sa.Text, nullable=False),  # relative to the model store folder
     sa.Column("artifact_tag", sa.String(300), nullable=False),  # the BentoML model tag
@@ -82,6 +82,33 @@ feedback = sa.Table(
     sa.Column("request_id", sa.String(64), primary_key=True),
     sa.Column("label", sa.JSON, nullable=False),
     sa.Column("received_at", sa.Float, nullable=False, index=True),  # retention prunes labels by age
+)
+
+shadows = sa.Table(
+    "shadows",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("started_at", sa.Float, nullable=False),
+    sa.Column("finished_at", sa.Float),
+    sa.Column("version", sa.Integer, nullable=False),  # the version predicting beside the champion
+    sa.Column("champion_version", sa.Integer, nullable=False),  # the production version it is compared with
+    sa.Column("purpose", sa.String(20), nullable=False),  # candidate | watch
+    sa.Column("status", sa.String(20), nullable=False),  # running | promoted | rejected | replaced | kept | rolled_back
+    sa.Column("needed_rows", sa.Integer, nullable=False),
+    sa.Column("reason", sa.Text),
+    sa.Column("evidence", sa.JSON, nullable=False),
+    sa.Index("ix_shadows_status", "status"),
+)
+
+shadow_predictions = sa.Table(
+    "shadow_predictions",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("request_id", sa.String(64), nullable=False, unique=True),  # the champion's logged prediction
+    sa.Column("shadow_id", sa.Integer, nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("output", sa.JSON, nullable=False),
+    sa.Index("ix_shadow_predictions_shadow_id", "shadow_id", "id"),
 )
 
 checks = sa.Table(
