@@ -235,11 +235,19 @@ class MonitorMetrics:
             ("watch", "rolled_back"),
         ):
             self.shadow_decisions.labels(purpose=purpose, outcome=outcome)
+        self._no_comparison_yet()
+        self.shadow_version.labels(purpose="none").set(0)
+
+    def _no_comparison_yet(self) -> None:
+        """NaN, Prometheus's "no value", until a decision on labelled requests sets both models' metric."""
+        for model in ("champion", "shadow"):
+            self.shadow_metric.labels(model=model, metric="none").set(float("nan"))
 
     def publish_shadow(self, progress: Mapping[str, Any] | None) -> None:
         """The running shadow (`shadow_progress`), or none."""
         self.shadow_version.clear()
         if progress is None:
+            self.shadow_version.labels(purpose="none").set(0)
             self.shadow_rows.set(0)
             self.shadow_needed.set(0)
             return

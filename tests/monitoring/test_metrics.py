@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
@@ -214,4 +215,15 @@ def test_the_running_shadow_and_its_progress_are_gauges() -> None:
         value(metrics, "driftline_shadow_model_version", purpose="candidate"),
         value(metrics, "driftline_shadow_labelled_rows"),
         value(metrics, "driftline_shadow_needed_rows"),
+    )
+
+
+def test_without_a_shadow_the_gauges_say_none_and_no_comparison_yet() -> None:
+    """Before any shadow, the version gauge is 0 under purpose "none" and both models' metric is NaN."""
+    metrics = MonitorMetrics()
+    metrics.publish_shadow(None)
+    champion = value(metrics, "driftline_shadow_comparison_metric", model="champion", metric="none")
+    assert (0.0, True) == (
+        value(metrics, "driftline_shadow_model_version", purpose="none"),
+        champion is not None and math.isnan(champion),
     )
