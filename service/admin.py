@@ -112,8 +112,7 @@ class AdminAPI:
             return body
         evidence = {"who": "http", "client": request.client.host if request.client else None}
 
-        def promote(registry: Registry) -> int:
-            previous = registry.store.production_version()
+        def promote(registry: Registry, previous: int | None) -> int:
             registry.promote(body.version, kind="manual", reason=body.reason, evidence=evidence)
             if body.watch_rows is not None:
                 start_watch(
@@ -133,7 +132,7 @@ class AdminAPI:
             return body
         evidence = {"who": "http", "client": request.client.host if request.client else None}
         return await self._change(
-            lambda registry: registry.rollback(body.reason, evidence=evidence), "rollback", body.reason
+            lambda registry, _previous: registry.rollback(body.reason, evidence=evidence), "rollback", body.reason
         )
 
     def _authorise(self, request: Request) -> JSONResponse | None:
@@ -153,14 +152,15 @@ class AdminAPI:
         return None
 
     async def _change(
-        self, change: Callable[[Registry], int], kind: Literal["manual", "rollback"], reason: str
+        self, change: Callable[[Registry, int | None], int], kind: Literal["manual", "rollback"], reason: str
     ) -> JSONResponse:
         registry = self._registry()
         if registry is None:
             return json_error(HTTPStatus.SERVICE_UNAVAILABLE, "the service is still starting")
 
         def read_and_change() -> tuple[int | None, int]:
-            return registry.store.production_version(), change(registry)
+            previous = registry.store.production_version()
+            return previous, change(registry, previous)
 
         try:
             # off the event loop: a store that does not answer must not stall this worker's predictions
