@@ -42,6 +42,18 @@ CHECK_JOB = "drift-check"
 RETRAIN_JOB = "scheduled-retrain"
 PRUNE_JOB = "retention"
 LEASE = "monitor"
+# what `driftline status` shows of a check, kept with its record in the store
+RECORDED_SUMMARY = (
+    "reason",
+    "rows",
+    "labelled_rows",
+    "drifted_features",
+    "live_performance",
+    "estimated_performance",
+    "multivariate_drift",
+    "weighted_drift",
+    "window",
+)
 _ACTIVE: list[MonitorLoop] = []  # jobs in a persistent store name module-level functions; they act on this loop
 
 
@@ -119,10 +131,7 @@ class MonitorLoop:
                 model_version=result.model_version,
                 outcome=result.outcome,
                 drift_share=summary["drift_share"],
-                summary={
-                    k: summary[k]
-                    for k in ("reason", "rows", "labelled_rows", "drifted_features", "live_performance", "window")
-                },
+                summary={k: summary[k] for k in RECORDED_SUMMARY},
             )
         except Exception as exc:  # the status table is a convenience; the check itself succeeded
             log_event(log, logging.ERROR, "check not recorded", error=str(exc))
