@@ -4,7 +4,9 @@ domain classifier on the sampled comparison, and the HTML report of that compari
 opened).
 
 Time and peak memory of each run are measured in a fresh child process. Prints a Markdown table.
-Usage: `python bench/drift.py` (part of `make bench`).
+Usage: `python bench/drift.py` (part of `make bench`); `python bench/drift.py --log-rounds N` builds the 1M-row log
+once and runs only its monitor check, N times with everything on and N times without the domain classifier and the
+label-free estimate, alternating.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -100,24 +103,69 @@ def run_render() -> dict[str, object]:
     return {"seconds": seconds, "drifted": sorted(result.drifted_features)}
 
 
-def run_log_check(folder: str) -> dict[str, object]:
-    """A full monitor check (store read, sampling, Evidently, quality, live metric) over a 1M-row log."""
+def run_log_check(folder: str, *, plain: bool = False) -> dict[str, object]:
+    """A full monitor check (store read, sampling, Evidently, domain classifier, weighted score, quality,
+    label-free estimate, live metric) over a 1M-row log; `plain` leaves out the domain classifier and the estimate,
+    to measure what they add."""
+    import monitoring.check
     from driftline.core import Registry, Store, load_settings
     from monitoring import DriftChecker
 
     os.environ.update(_store_env(Path(folder)))
     settings = load_settings()
     settings.monitoring.window_rows = WINDOW_ROWS
+    if plain:
+        settings.monitoring.estimation.enabled = False
+        monitoring.check.domain_drift = lambda *args, **kwargs: None  # type: ignore[assignment]
     registry = Registry(Store(settings.store.url), settings.store.model_dir)
     DriftChecker(settings, registry).run()  # imports Evidently and warms the store's file in the page cache
     checker = DriftChecker(settings, registry)  # a new monitor's first check: it keeps nothing from before
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     result = checker.run()
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+    drift, estimate = result.drift, result.estimated
     return {
-        "seconds": time.perf_counter() - started,
-        "drifted": sorted(result.drift.drifted_features),
+        "seconds": seconds,
+        "cpu_seconds": cpu,  # on a shared machine the wall time is this divided by the share of a core it got
+        "drifted": sorted(drift.drifted_features),
         "rows": result.window.rows,
+        "estimate": None if estimate is None or estimate.value is None else f"{estimate.metric} {estimate.value:.3f}",
+        "auc": None if drift.multivariate is None else round(drift.multivariate.auc, 3),
+        "weighted": None if drift.weighted is None else round(drift.weighted.score, 3),
     }
+
+
+def alternate_log_checks(rounds: int) -> None:
+    """The monitor check over one 1M-row log, everything on and then without the domain classifier and the
+    estimate, in alternating order per round (a shared machine's load then falls on both alike); each run in a
+    fresh process. Prints each run and the per-round ratio."""
+    with tempfile.TemporaryDirectory(prefix="driftline-drift-bench-") as folder:
+        build_log(Path(folder))
+        runs: list[tuple[str, dict[str, object]]] = []
+        for round_ in range(rounds):
+            for kind in ("log", "log-plain") if round_ % 2 == 0 else ("log-plain", "log"):
+                print(f"[bench] round {round_ + 1}: {kind}", file=sys.stderr, flush=True)
+                runs.append((kind, child(kind, folder)))
+    print("\n| round | check | seconds | CPU seconds | peak RSS MiB | estimate | domain AUC | weighted drift |")
+    print("|---:|---|---:|---:|---:|---|---:|---:|")
+    for i, (kind, r) in enumerate(runs):
+        name = "everything on" if kind == "log" else "without domain classifier and estimate"
+        print(
+            f"| {i // 2 + 1} | {name} | {r['seconds']:.2f} | {r['cpu_seconds']:.2f} | {r['rss_mib']:.0f} "
+            f"| {r['estimate'] or '-'} "
+            f"| {r['auc'] if r['auc'] is not None else '-'} | {r['weighted'] if r['weighted'] is not None else '-'} |"
+        )
+    full = [float(r["seconds"]) for k, r in runs if k == "log"]  # type: ignore[arg-type]
+    plain = [float(r["seconds"]) for k, r in runs if k == "log-plain"]  # type: ignore[arg-type]
+    ratios = sorted(f / p for f, p in zip(full, plain, strict=True))
+    cpu = [float(r["cpu_seconds"]) for k, r in runs if k == "log"]  # type: ignore[arg-type]
+    print(
+        f"\neverything on: median {statistics.median(full):.2f} s (max {max(full):.2f}), CPU median "
+        f"{statistics.median(cpu):.2f} s (max {max(cpu):.2f}), peak RSS up to "
+        f"{max(float(r['rss_mib']) for k, r in runs if k == 'log'):.0f} MiB; without: median "  # type: ignore[arg-type]
+        f"{statistics.median(plain):.2f} s; ratio per round {', '.join(f'{x:.2f}' for x in ratios)} "
+        f"(median {statistics.median(ratios):.2f})"
+    )
 
 
 def _store_env(folder: Path) -> dict[str, str]:
@@ -213,8 +261,10 @@ if __name__ == "__main__":
         result = {"full": run_full, "sampled": run_sampled, "multivariate": run_multivariate, "render": run_render}.get(
             kind
         )
-        measured = result() if result else run_log_check(sys.argv[3])
+        measured = result() if result else run_log_check(sys.argv[3], plain=kind == "log-plain")
         measured["rss_mib"] = peak_rss_mib()
         print(json.dumps(measured))
+    elif len(sys.argv) > 2 and sys.argv[1] == "--log-rounds":
+        alternate_log_checks(int(sys.argv[2]))
     else:
         main()

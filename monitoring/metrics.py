@@ -158,7 +158,7 @@ class MonitorMetrics:
             self.pruned.labels(table=table)
         for outcome in ("ok", "drift", "skipped", "failed"):
             self.checks.labels(outcome=outcome)
-        for outcome in ("promoted", "shadow", "rejected", "failed"):
+        for outcome in ("promoted", "shadow", "rejected", "waiting", "failed"):
             self.retrains.labels(outcome=outcome)
         self._shadow_metrics(r)
         for kind in ("initial", "auto", "manual", "rollback"):

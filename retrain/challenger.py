@@ -7,13 +7,18 @@ is a training-run record; promotion changes the pointer, the drift reference and
 
 The fit and the registration are the path a first training takes too (`candidate.py`); this module holds what a
 retrain does differently: its rows, the comparison with the champion, and failures reported as an outcome.
+
+A retrain started by a label-free signal (`retrain.trigger: estimated_performance`) can find too few labelled rows
+to build a holdout. Training on the old reference alone would refit the champion's data, and promoting without a
+holdout would skip the guardrail, so such a run is recorded as `waiting` instead: neither a rejection (no back-off)
+nor a failure (no alert); the monitor keeps its trigger armed and retrains once the labels are in.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any, Final, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -24,6 +29,7 @@ from driftline.core import (
     ModelVersion,
     Registry,
     Settings,
+    TooFewLabels,
     VersionDetails,
     jsonable,
     log_event,
@@ -32,16 +38,18 @@ from driftline.core import (
 from retrain.candidate import Progress, build_candidate, code_version, quiet
 from retrain.evaluate import bootstrap_gain, holdout_metrics, is_better, model_outputs
 from retrain.runs import TrainingRun, failure_message, recorded_run
-from retrain.verdict import format_verdict
+from retrain.verdict import format_verdict, format_waiting
 
 log = logging.getLogger(__name__)
+
+WAITING: Final = "waiting"  # the outcome of a label-free-triggered retrain that found too few labelled rows
 
 
 @dataclass
 class RetrainDecision:
     """What a retrain run did and why, with the evidence stored in the history."""
 
-    outcome: str  # promoted | shadow | rejected | failed
+    outcome: str  # promoted | shadow | rejected | waiting (for labels) | failed
     reason: str
     champion_version: int | None
     candidate_version: int | None = None
@@ -79,18 +87,34 @@ def retrain(
     trigger: str,
     drift: dict[str, Any] | None = None,
     progress: Progress = quiet,
+    wait_for_labels: bool = False,
 ) -> RetrainDecision:
-    """One retrain-and-maybe-promote run; never raises for bad data or a failed fit, it records them."""
+    """One retrain-and-maybe-promote run; never raises for bad data or a failed fit, it records them.
+
+    `wait_for_labels` (a label-free trigger started it) turns too few labelled rows into the `waiting` outcome
+    instead of a failure."""
     store = registry.store
     champion_version = store.production_version()
     try:
         with recorded_run(store, trigger) as run:
-            decision = _retrain(settings, registry, run=run, drift=drift, progress=progress)
+            try:
+                decision = _retrain(settings, registry, run=run, drift=drift, progress=progress)
+            except TooFewLabels as short:
+                if not wait_for_labels:
+                    raise
+                rows = {"labelled": short.rows, "needed": short.needed}
+                evidence = {"trigger": trigger, "drift": drift, "rows": rows}
+                decision = RetrainDecision(
+                    WAITING, format_waiting(short.rows, short.needed), champion_version, None, evidence
+                )
     except Exception as exc:  # a failed retrain is an outcome, recorded with its reason; the caller goes on
         message = failure_message(exc)
         log_event(log, logging.ERROR, "retrain failed", error=message, trigger=trigger)
         return RetrainDecision("failed", message, champion_version)
     decision.evidence["duration_seconds"] = run.seconds()
+    if decision.outcome == WAITING:
+        run.wait(message=decision.reason, details=decision.to_dict())
+        return decision
     run.succeed(
         version=decision.candidate_version,
         message=decision.reason,  # the verdict names the outcome
@@ -115,7 +139,7 @@ def _retrain_rows(settings: Settings, registry: Registry, champion: ModelVersion
     live = live_labelled(registry, schema, settings.retrain.live_rows)
     needed = settings.retrain.min_labeled_rows
     if len(live) < needed:
-        raise DataError(f"only {len(live)} labelled live rows; a retrain needs at least {needed}")
+        raise TooFewLabels(len(live), needed)
     cut = len(live) - max(1, round(len(live) * settings.retrain.holdout_fraction))
     live_train, holdout = live.iloc[:cut], live.iloc[cut:]
     if schema.task == "classification" and holdout[target].nunique() < 2:

@@ -9,7 +9,8 @@ A drift-triggered retrain also waits out the back-off (`driftline.core.backoff`:
 rejected retrain in a row), which the loop publishes after every check and retrain; scheduled retrains do not.
 
 A check that fails is logged and counted (`driftline_checks_total{outcome="failed"}`) and the loop goes on; so
-does a failed retrain (`driftline_retrain_runs_total{outcome="failed"}`).
+does a failed retrain (`driftline_retrain_runs_total{outcome="failed"}`). A retrain that the label-free policy
+started and that found too few labels waits (`outcome="waiting"`) with the trigger armed.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from apscheduler.triggers.cron import CronTrigger
 
 from driftline.core import SCHEDULER_JOBS_TABLE, RetrainBackoff, Settings, log_event, retrain_backoff, shadow_progress
 from monitoring import CheckResult, DriftChecker, MonitorMetrics, ReportArchive
-from retrain.challenger import RetrainDecision, retrain
+from retrain.challenger import WAITING, RetrainDecision, retrain
 from retrain.performance_trigger import ESTIMATED_PERFORMANCE
 from retrain.pruning import Pruner
 from retrain.shadowing import ShadowDecision, decide_shadow
@@ -41,6 +42,18 @@ CHECK_JOB = "drift-check"
 RETRAIN_JOB = "scheduled-retrain"
 PRUNE_JOB = "retention"
 LEASE = "monitor"
+# what `driftline status` shows of a check, kept with its record in the store
+RECORDED_SUMMARY = (
+    "reason",
+    "rows",
+    "labelled_rows",
+    "drifted_features",
+    "live_performance",
+    "estimated_performance",
+    "multivariate_drift",
+    "weighted_drift",
+    "window",
+)
 _ACTIVE: list[MonitorLoop] = []  # jobs in a persistent store name module-level functions; they act on this loop
 
 
@@ -118,10 +131,7 @@ class MonitorLoop:
                 model_version=result.model_version,
                 outcome=result.outcome,
                 drift_share=summary["drift_share"],
-                summary={
-                    k: summary[k]
-                    for k in ("reason", "rows", "labelled_rows", "drifted_features", "live_performance", "window")
-                },
+                summary={k: summary[k] for k in RECORDED_SUMMARY},
             )
         except Exception as exc:  # the status table is a convenience; the check itself succeeded
             log_event(log, logging.ERROR, "check not recorded", error=str(exc))
@@ -136,11 +146,12 @@ class MonitorLoop:
         )
         self.decide_shadow()
         policy = self.settings.retrain.trigger
+        label_free = policy == ESTIMATED_PERFORMANCE
         why = self.trigger.observe(
             counted_outcome(result, policy),
             self.store.count_feedback(),
             self.publish_backoff(),
-            needs_labels=policy != ESTIMATED_PERFORMANCE,
+            needs_labels=not label_free,
         )
         if why is not None:
             kept = (
@@ -153,12 +164,24 @@ class MonitorLoop:
                 "model_version",
             )
             summary = {k: v for k, v in result.to_dict().items() if k in kept}
-            self.retrain_now("drift", {"reason": why, **summary})
+            decision = self.retrain_now("drift", {"reason": why, **summary}, wait_for_labels=label_free)
+            if decision.outcome == WAITING:
+                self.trigger.await_labels()
         return result
 
-    def retrain_now(self, trigger: str, drift: dict[str, Any] | None = None) -> RetrainDecision:
-        """Retrain, compare, promote or reject; the outcome is counted and logged, never raised."""
-        decision = retrain(self.settings, self.checker.registry, trigger=trigger, drift=drift, progress=_log_progress)
+    def retrain_now(
+        self, trigger: str, drift: dict[str, Any] | None = None, *, wait_for_labels: bool = False
+    ) -> RetrainDecision:
+        """Retrain, compare, promote or reject (or wait for labels, see `retrain`); the outcome is counted and
+        logged, never raised."""
+        decision = retrain(
+            self.settings,
+            self.checker.registry,
+            trigger=trigger,
+            drift=drift,
+            progress=_log_progress,
+            wait_for_labels=wait_for_labels,
+        )
         self.metrics.retrains.labels(outcome=decision.outcome).inc()
         if decision.outcome == "promoted":
             self.metrics.promotions.labels(kind="auto").inc()

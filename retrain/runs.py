@@ -2,7 +2,8 @@
 
 `recorded_run` opens the record; an exception inside it finishes the record as failed with the reason and goes
 on up, so each caller decides what a failure means for it (`train` raises it, `retrain` reports it as an
-outcome). A run that ends well is finished by its caller with `TrainingRun.succeed`, once it knows the outcome.
+outcome). A run that ends well is finished by its caller with `TrainingRun.succeed`, once it knows the outcome;
+one that had to wait for labels with `TrainingRun.wait`.
 """
 
 from __future__ import annotations
@@ -32,6 +33,10 @@ class TrainingRun:
     def succeed(self, *, version: int | None, message: str, details: Mapping[str, Any]) -> None:
         """Finish the record as succeeded (a rejected candidate is a run that succeeded)."""
         self._finish(status="succeeded", version=version, message=message, details=details)
+
+    def wait(self, *, message: str, details: Mapping[str, Any]) -> None:
+        """Finish the record as waiting: it trained nothing and decided nothing until its labels arrive."""
+        self._finish(status="waiting", message=message, details=details)
 
     def fail(self, message: str) -> None:
         """Finish the record as failed with the reason."""

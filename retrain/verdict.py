@@ -3,6 +3,9 @@
 `candidate 0.5749 vs champion 0.5415 (...)` under "not better than the champion" read as a contradiction: the
 candidate scored higher and was rejected, because its gain was not confidently above the margin. The line says
 exactly that, and the same line goes to the history, the log, `driftline retrain` and `driftline status`.
+
+A retrain that a label-free signal started before the labels it compares on arrived decides nothing: its line says
+it waits (`format_waiting`), so it reads as neither a rejection nor a failure.
 """
 
 from __future__ import annotations
@@ -46,6 +49,14 @@ def format_verdict(
     if promoted:
         return f"{outcome}: {gain}, {bound} above {required}"
     return f"{outcome}: {gain}, but the {bound} is not above the required {required}"
+
+
+def format_waiting(rows: int, needed: int) -> str:
+    """`waiting for labels: 120 of 1000 labelled live rows; the trigger stays armed and retrains once they are in`."""
+    return (
+        f"waiting for labels: {rows} of {needed} labelled live rows; "
+        "the trigger stays armed and retrains once they are in"
+    )
 
 
 def _signed(value: float) -> str:

@@ -1,5 +1,6 @@
 """What `driftline status` shows: the production version, the running shadow and its progress, every version,
-promotions, shadow decisions, training runs and when the next drift-triggered retrain may run."""
+promotions, shadow decisions, the last checks (with their estimated performance, domain-classifier AUC and weighted
+drift), training runs and when the next drift-triggered retrain may run."""
 
 from __future__ import annotations
 
@@ -81,6 +82,31 @@ def shadow_line(shadow: dict[str, Any] | None) -> str:
     )
 
 
+def check_figures(summary: dict[str, Any]) -> str:
+    """A check's label-free estimate, domain-classifier AUC and weighted drift score, each beside its threshold and
+    verdict; the parts a check did not compute (or a record from before they existed) are left out."""
+    parts = []
+    estimate = summary.get("estimated_performance") or {}
+    if estimate.get("value") is not None:
+        threshold = "no threshold" if estimate["threshold"] is None else f"threshold {estimate['threshold']:.4f}"
+        parts.append(
+            f"estimated {estimate['metric']} {estimate['value']:.4f} [{_num(estimate['lower'])}, "
+            f"{_num(estimate['upper'])}] {threshold}: " + ("alert" if estimate["alert"] else "ok")
+        )
+    multivariate = summary.get("multivariate_drift")
+    if multivariate:
+        verdict = "drift" if multivariate["drifted"] else "no drift"
+        parts.append(
+            f"domain classifier AUC {multivariate['auc']:.3f} threshold {multivariate['threshold']}: {verdict}"
+        )
+    weighted = summary.get("weighted_drift")
+    if weighted:
+        verdict = "drift" if weighted["drifted"] else "no drift"
+        equal = " (equal weights)" if weighted.get("equal_weights") else ""
+        parts.append(f"weighted drift {weighted['score']:.2f}{equal} threshold {weighted['threshold']}: {verdict}")
+    return "; ".join(parts)
+
+
 def next_retrain(backoff: dict[str, Any], now: float) -> str:
     at = backoff["allowed_at"]
     if at is None:
@@ -116,6 +142,9 @@ def render(status: dict[str, Any], now: float | None = None) -> str:
             else (c["summary"].get("reason") or "")
         )
         lines.append(f"   {_when(c['checked_at'])}  v{c['model_version']}  {c['outcome']:<8} {share}")
+        figures = check_figures(c["summary"])
+        if figures:
+            lines.append(f"      {figures}")
     lines += ["", "next scheduled runs:"]
     for job, at in status["next_runs"].items():
         lines.append(f"   {job:<18} {_when(at) if at else 'paused'}")

@@ -24,6 +24,7 @@ from driftline.core.errors import (
     SchemaOutdated,
     SchemaUnrecognised,
     StoreUnavailable,
+    TooFewLabels,
     UnknownRequestIds,
     UnknownVersion,
 )
@@ -152,6 +153,7 @@ __all__ = [
     "Store",
     "StoreUnavailable",
     "TimeRange",
+    "TooFewLabels",
     "TriggerPolicy",
     "UnknownRequestIds",
     "UnknownVersion",

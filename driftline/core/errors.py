@@ -31,6 +31,15 @@ class DataError(DriftlineError):
         super().__init__(f"{source}: {reason}" if source else reason)
 
 
+class TooFewLabels(DataError):
+    """Raised when a retrain finds fewer labelled live rows than `retrain.min_labeled_rows` to train and compare on."""
+
+    def __init__(self, rows: int, needed: int) -> None:
+        self.rows = rows
+        self.needed = needed
+        super().__init__(f"only {rows} labelled live rows; a retrain needs at least {needed}")
+
+
 class InvalidInput(DriftlineError):
     """Raised when a request's rows do not match the feature schema; `field` names the offending feature."""
 

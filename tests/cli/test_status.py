@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
+import pytest
+
 from driftline.cli import status
 from driftline.core import Registry, Settings
+from monitoring import DriftChecker, MonitorMetrics, ReportArchive
 from retrain import TrainingOutcome, retrain
+from retrain.loop import MonitorLoop
 from tests.monitoring.conftest import log_predictions
 from tests.retrain.test_challenger import new_regime
 
@@ -64,3 +71,49 @@ def test_status_shows_the_running_shadow_and_its_progress(
         shadow.split(" since ")[0],
         shadow.rsplit(": ", 1)[1],
     )
+
+
+@pytest.fixture
+def checked(tmp_path: Path, settings: Settings, registry: Registry, trained: TrainingOutcome) -> dict[str, Any]:
+    """One drifted check by the monitor loop, recorded in the store; its JSON."""
+    settings.monitoring.min_rows = 200
+    settings.retrain.consecutive_windows = 5  # no retrain: the check alone
+    settings.monitoring.estimation.threshold = 0.99
+    log_predictions(registry, new_regime(600, seed=42))
+    loop = MonitorLoop(settings, DriftChecker(settings, registry), MonitorMetrics(), ReportArchive(tmp_path / "r", 3))
+    result = loop.check_once()
+    assert result is not None
+    return result.to_dict()
+
+
+def test_the_last_check_shows_its_estimate_domain_auc_and_weighted_drift(
+    settings: Settings, registry: Registry, checked: dict[str, Any]
+) -> None:
+    """Under the check's line, status shows the estimate with its band, the domain AUC and the weighted score, each
+    against its threshold with its verdict."""
+    estimate, domain, weighted = (checked[k] for k in ("estimated_performance", "multivariate_drift", "weighted_drift"))
+    expected = (
+        f"      estimated roc_auc {estimate['value']:.4f} [{estimate['lower']:.4f}, {estimate['upper']:.4f}] "
+        "threshold 0.9900: alert; "
+        f"domain classifier AUC {domain['auc']:.3f} threshold 0.65: {'drift' if domain['drifted'] else 'no drift'}; "
+        f"weighted drift {weighted['score']:.2f} threshold 0.3: {'drift' if weighted['drifted'] else 'no drift'}"
+    )
+    lines = status.render(status.collect(registry, settings.retrain)).splitlines()
+    assert expected == lines[lines.index("last drift checks (latest first):") + 2]
+
+
+def test_the_json_status_holds_the_last_checks_estimate(
+    settings: Settings, registry: Registry, checked: dict[str, Any]
+) -> None:
+    """`driftline status --json` carries the check's estimated performance as the check reported it."""
+    recorded = status.collect(registry, settings.retrain)["last_checks"][0]["summary"]
+    assert checked["estimated_performance"] == recorded["estimated_performance"]
+
+
+def test_a_check_recorded_without_these_figures_shows_its_line_alone(
+    settings: Settings, registry: Registry, trained: TrainingOutcome
+) -> None:
+    """A check recorded before the estimate and the domain classifier existed shows no empty figures line."""
+    registry.store.record_check(checked_at=1.0e9, model_version=1, outcome="ok", drift_share=0.1, summary={})
+    lines = status.render(status.collect(registry, settings.retrain)).splitlines()
+    assert "" == lines[lines.index("last drift checks (latest first):") + 2]

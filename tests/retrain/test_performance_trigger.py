@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from driftline.core import Registry, Settings, retrain_backoff
-from monitoring import DriftChecker
+from driftline.core import Registry, RunRow, Settings
+from monitoring import DriftChecker, MonitorMetrics, ReportArchive
 from retrain import TrainingOutcome
+from retrain.loop import MonitorLoop
 from retrain.performance_trigger import estimated_drop_reason, estimated_performance_drop
-from retrain.trigger import RetrainTrigger, counted_outcome
 from tests.factories import make_loans
 from tests.monitoring.conftest import log_predictions
 
@@ -54,16 +56,61 @@ def test_the_reason_names_the_estimate_its_threshold_and_the_labels(checker: Dri
     assert expected == estimated_drop_reason(result)
 
 
-def test_the_estimated_performance_policy_starts_a_retrain_before_any_label(
-    checker: DriftChecker, registry: Registry
-) -> None:
-    """Under `retrain.trigger: estimated_performance` the trigger fires on an estimated drop with no label at all."""
+@pytest.fixture
+def loop(tmp_path: Path, checker: DriftChecker) -> MonitorLoop:
+    """A monitor loop under `retrain.trigger: estimated_performance` whose estimate is always below its threshold."""
     retrain = checker.settings.retrain
-    retrain.trigger, retrain.consecutive_windows = "estimated_performance", 1
+    retrain.trigger, retrain.consecutive_windows, retrain.min_labeled_rows = "estimated_performance", 1, 300
+    retrain.cooldown_seconds = 0
     checker.settings.monitoring.estimation.threshold = 0.99
+    return MonitorLoop(checker.settings, checker, MonitorMetrics(), ReportArchive(tmp_path / "reports", 3))
+
+
+def drift_runs(registry: Registry) -> list[RunRow]:
+    return [r for r in registry.store.list_runs() if r["trigger"] == "drift"]
+
+
+def test_the_estimated_performance_policy_starts_a_retrain_before_any_label(
+    loop: MonitorLoop, registry: Registry
+) -> None:
+    """An estimated drop with no label at all starts a retrain, which waits for labels instead of failing."""
     log_predictions(registry, make_loans(400, seed=35))
-    outcome = counted_outcome(checker.run(), retrain.trigger)
-    why = RetrainTrigger(retrain).observe(
-        outcome, labelled_rows=0, backoff=retrain_backoff(retrain, registry.store), needs_labels=False
-    )
-    assert "drift in 1 consecutive windows" == why
+    loop.check_once()
+    run = drift_runs(registry)[0]
+    expected = "waiting for labels: 0 of 300 labelled live rows; the trigger stays armed and retrains once they are in"
+    assert ("waiting", expected) == (run["status"], run["message"])
+
+
+def test_a_retrain_waiting_for_labels_counts_neither_as_rejected_nor_as_failed(
+    loop: MonitorLoop, registry: Registry
+) -> None:
+    """The waiting retrain is counted under its own outcome."""
+    log_predictions(registry, make_loans(400, seed=36))
+    loop.check_once()
+    sample = loop.metrics.registry.get_sample_value
+    counted = {o: sample("driftline_retrain_runs_total", {"outcome": o}) for o in ("waiting", "rejected", "failed")}
+    assert {"waiting": 1.0, "rejected": 0.0, "failed": 0.0} == counted
+
+
+def test_drifted_checks_while_the_labels_are_missing_record_no_further_retrain(
+    loop: MonitorLoop, registry: Registry
+) -> None:
+    """The armed trigger waits quietly: more windows with an estimated drop and no labels add no run."""
+    log_predictions(registry, make_loans(400, seed=37))
+    for _ in range(3):
+        loop.check_once()
+    assert ["waiting"] == [r["status"] for r in drift_runs(registry)]
+
+
+def test_the_armed_trigger_retrains_once_the_labels_are_in(loop: MonitorLoop, registry: Registry) -> None:
+    """After waiting, the first check that finds enough labels retrains, without counting the windows afresh."""
+    loop.settings.retrain.consecutive_windows = 2
+    rows = make_loans(400, seed=38)
+    ids = log_predictions(registry, rows)
+    loop.check_once()
+    loop.check_once()  # the second drifted window starts the retrain, which waits
+    registry.store.record_feedback(dict(zip(ids, (int(v) for v in rows["default"]), strict=True)))
+    loop.check_once()
+    latest = drift_runs(registry)[0]
+    reason = "drift in 2 consecutive windows; the labels it waited for are in"
+    assert ("succeeded", reason) == (latest["status"], latest["details"]["evidence"]["drift"]["reason"])

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from driftline.core import FeatureSchema, Registry, Settings, retrain_backoff
+from driftline.core import FeatureSchema, Registry, RetrainBackoff, RetrainSettings, Settings, retrain_backoff
 from monitoring import CheckResult, DriftChecker, DriftResult, compare
 from monitoring.importance import FeatureWeights, weighted_drift
 from monitoring.window import LiveWindow
@@ -98,3 +98,28 @@ def test_a_real_check_of_drift_in_the_most_important_feature_starts_a_retrain(
 ) -> None:
     """The same shift in income, which the trained model relies on most, starts one."""
     assert "drift in 1 consecutive windows" == retrain_reason(weighted, registry, "income")
+
+
+NO_RETRAIN_YET = RetrainBackoff(None, 600, 0, "none", "no retrain has run yet")
+
+
+def test_a_trigger_waiting_for_labels_fires_once_they_are_in() -> None:
+    """Armed by a retrain that found too few labels, the trigger fires at the next drifted window with enough."""
+    trigger = RetrainTrigger(RetrainSettings(consecutive_windows=3, min_labeled_rows=10))
+    trigger.await_labels()
+    assert None is not trigger.observe("drift", 10, NO_RETRAIN_YET, needs_labels=False)
+
+
+def test_a_trigger_waiting_for_labels_holds_while_they_are_missing() -> None:
+    """Armed, but the label-free policy's drifted windows start nothing more until the labels are in."""
+    trigger = RetrainTrigger(RetrainSettings(consecutive_windows=1, min_labeled_rows=10))
+    trigger.await_labels()
+    assert None is trigger.observe("drift", 9, NO_RETRAIN_YET, needs_labels=False)
+
+
+def test_a_check_without_drift_disarms_a_trigger_waiting_for_labels() -> None:
+    """When the estimate recovers before the labels arrive, the waiting retrain is dropped."""
+    trigger = RetrainTrigger(RetrainSettings(consecutive_windows=2, min_labeled_rows=10))
+    trigger.await_labels()
+    trigger.observe("ok", 0, NO_RETRAIN_YET, needs_labels=False)
+    assert None is trigger.observe("drift", 10, NO_RETRAIN_YET, needs_labels=False)

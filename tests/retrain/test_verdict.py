@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from retrain.verdict import format_verdict
+from retrain.verdict import format_verdict, format_waiting
 
 BOUND = {"gain_lower_bound": -0.0217, "confidence": 0.99, "rounds": 200}
 
@@ -51,3 +51,11 @@ def test_a_smaller_is_better_metric_reports_the_reduction_as_the_gain() -> None:
 def test_an_undefined_score_is_named(candidate: float, champion: float, expected: str) -> None:
     """A score the holdout cannot define (one class in it) is said to be undefined, not printed as nan."""
     assert expected == format_verdict(False, "roc_auc", candidate, champion, 0.0)
+
+
+def test_a_retrain_waiting_for_labels_says_how_many_are_in() -> None:
+    """The waiting line names the labelled rows found, those needed, and that the trigger stays armed."""
+    expected = (
+        "waiting for labels: 120 of 1000 labelled live rows; the trigger stays armed and retrains once they are in"
+    )
+    assert expected == format_waiting(120, 1000)

@@ -46,7 +46,7 @@ class RunRow(TypedDict):
     started_at: float
     finished_at: float | None
     trigger: str
-    status: str  # running | succeeded | failed
+    status: str  # running | succeeded | waiting (for labels) | failed
     version: int | None
     message: str | None
     details: dict[str, Any] | None

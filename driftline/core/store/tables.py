@@ -57,7 +57,7 @@ training_runs = sa.Table(
     sa.Column("started_at", sa.Float, nullable=False),
     sa.Column("finished_at", sa.Float),
     sa.Column("trigger", sa.String(40), nullable=False),
-    sa.Column("status", sa.String(20), nullable=False),  # running | succeeded | failed
+    sa.Column("status", sa.String(20), nullable=False),  # running | succeeded | waiting (for labels) | failed
     sa.Column("version", sa.Integer),
     sa.Column("message", sa.Text),
     sa.Column("details", sa.JSON),
