@@ -14,6 +14,7 @@ from typing import Any, cast
 
 import sqlalchemy as sa
 
+from driftline.core.store.bulk import copies, copy_predictions
 from driftline.core.store.engine import OnEngine, conflict_insert
 from driftline.core.store.rows import LabelledRow, Payload, Picked, SampledRow
 from driftline.core.store.tables import feedback, predictions
@@ -27,9 +28,13 @@ class LiveTraffic(OnEngine):
     """Prediction records and their labels as they arrive, and the windows of them the monitor checks."""
 
     def insert_predictions(self, records: Sequence[Mapping[str, Any]]) -> None:
-        """Write prediction records; one already written (a retry after a commit whose answer was lost) is skipped."""
+        """Write prediction records; one already written (a retry after a commit whose answer was lost) is skipped.
+        On PostgreSQL through psycopg the batch goes by COPY (`bulk.py`)."""
         if records:
             with self.engine.begin() as conn:
+                if copies(conn):
+                    copy_predictions(conn, records)
+                    return
                 skipping = conflict_insert(conn, predictions).on_conflict_do_nothing(index_elements=["request_id"])
                 conn.execute(skipping, [dict(r) for r in records])
 
