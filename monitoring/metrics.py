@@ -13,7 +13,7 @@ from monitoring.check import CheckResult
 from monitoring.drift import DriftResult
 from monitoring.estimation import EstimatedPerformance
 
-PRUNED_TABLES = ("predictions", "feedback", "checks", "model_versions", "reports")
+PRUNED_TABLES = ("predictions", "feedback", "shadow_predictions", "checks", "model_versions", "artifacts", "reports")
 """The `table` label values of `driftline_pruned_rows_total`."""
 
 
@@ -150,7 +150,8 @@ class MonitorMetrics:
         )
         self.pruned = Counter(
             "driftline_pruned_rows",
-            "Records deleted by retention, by table (model_versions: versions with their files; reports: files).",
+            "Records deleted by retention, by table (model_versions: versions with their files; artifacts: objects "
+            "of the shared artifact store; reports: files).",
             ["table"],
             registry=r,
         )

@@ -2,8 +2,10 @@
 
 The store decides and deletes rows (`plan_pruning`, `Store.prune_*`); this module adds what the store cannot
 reach: a pruned version's files in the BentoML model store (`retrain.artifacts.delete_artifacts`, after its row is
-gone, so no version ever names missing files) and the report files. Each table's progress is logged while it runs
-and every deleted record is counted in `driftline_pruned_rows_total{table}`.
+gone, so no version ever names missing files), the shared artifact store's objects no version names any more
+(`Registry.sweep_artifacts`, sparing those younger than `retention.artifacts_grace_seconds`) and the report files.
+Each table's progress is logged while it runs and every deleted record is counted in
+`driftline_pruned_rows_total{table}`.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ class Pruner:
     def run(self, now: float | None = None) -> dict[str, int]:
         """One pruning; returns the records deleted per table."""
         started = time.monotonic()
+        now = time.time() if now is None else now
         store, keep = self.registry.store, self.settings.retention
         plan = plan_pruning(store, self.settings, now)
         tally = _Tally(self.metrics)
@@ -55,12 +58,19 @@ class Pruner:
                 pause_seconds=pause,
                 on_batch=tally.add,
             )
+        with tally.table("shadow_predictions"):
+            store.prune_unmatched_shadow_predictions(
+                before=plan.predictions_before, batch_rows=batch, pause_seconds=pause, on_batch=tally.add
+            )
         with tally.table("checks"):
             store.prune_checks(before=plan.checks_before, batch_rows=batch, pause_seconds=pause, on_batch=tally.add)
         if keep.vacuum:
-            store.reclaim([table for table in ("predictions", "feedback", "checks") if tally.totals[table]])
+            pruned = ("predictions", "feedback", "shadow_predictions", "checks")
+            store.reclaim([table for table in pruned if tally.totals[table]])
         with tally.table("model_versions"):
             tally.add("model_versions", self._prune_versions(plan))
+        with tally.table("artifacts"):
+            tally.add("artifacts", self.registry.sweep_artifacts(written_before=now - keep.artifacts_grace_seconds))
         with tally.table("reports"):
             tally.add("reports", self.archive.prune(plan.reports_before))
         log_event(log, logging.INFO, "retention done", seconds=round(time.monotonic() - started, 3), **tally.totals)

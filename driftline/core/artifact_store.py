@@ -5,6 +5,9 @@
 upload is idempotent and an object can only ever hold the bytes its name promises; a fetch is verified against
 that name before anything opens it. Each host's BentoML model store stays its local cache (see `Registry`).
 
+Retention sweeps the objects no recorded version names (`sweep`), except those written within a grace period: a
+version's files are uploaded before its row exists, so a young object may belong to a version being registered.
+
 The URL is shown in messages without credentials or query (a SAS token, a password); `artifacts_options` (keys,
 endpoints) never is.
 """
@@ -15,7 +18,8 @@ import contextlib
 import hashlib
 import os
 import secrets
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -26,6 +30,7 @@ from fsspec.implementations.local import LocalFileSystem
 from driftline.core.errors import ArtifactIntegrityError, ArtifactStoreUnavailable
 
 CONTENT_FOLDER = "sha256"
+_STAGED = ".partial-"
 
 
 def sha256_of(path: Path) -> str:
@@ -70,7 +75,7 @@ class ArtifactStore:
             if isinstance(self._fs, LocalFileSystem):  # object stores have no folders to make
                 self._fs.makedirs(self._fs._parent(key), exist_ok=True)
             # under a name no reader asks for, then renamed: an interrupted upload never sits at the hash's name
-            staged = f"{key}.partial-{secrets.token_hex(8)}"
+            staged = f"{key}{_STAGED}{secrets.token_hex(8)}"
             self._fs.put_file(str(path), staged)
             self._fs.mv(staged, key)
 
@@ -93,6 +98,37 @@ class ArtifactStore:
             os.replace(staged, destination)
         finally:
             staged.unlink(missing_ok=True)
+
+    def sweep(self, keep: Collection[str], *, written_before: float) -> int:
+        """Delete the objects whose hash is not in `keep`, and interrupted uploads, written before `written_before`
+        (a Unix time); returns how many were deleted. Younger objects stay whatever their name."""
+        deleted = 0
+        with self._unavailable("no object was swept"):
+            try:
+                listed = self._fs.ls(f"{self._root}/{CONTENT_FOLDER}", detail=True)
+            except FileNotFoundError:  # nothing was ever uploaded
+                return 0
+            for info in listed:
+                name = str(info["name"]).rstrip("/")
+                stored = name.rpartition("/")[2]
+                if info.get("type") == "directory" or (stored in keep and _STAGED not in stored):
+                    continue
+                if self._written_at(info) >= written_before:
+                    continue
+                try:
+                    self._fs.rm_file(name)
+                except FileNotFoundError:  # another sweep took it first
+                    continue
+                deleted += 1
+        return deleted
+
+    def _written_at(self, info: Mapping[str, Any]) -> float:
+        """When the listed object was written, as a Unix time, from its listing where the filesystem gives it."""
+        if isinstance(info.get("mtime"), (int, float)):  # a local folder
+            return float(info["mtime"])
+        if isinstance(info.get("LastModified"), datetime):  # S3
+            return float(info["LastModified"].timestamp())
+        return float(self._fs.modified(info["name"]).timestamp())  # other filesystems: one request per object
 
     @contextlib.contextmanager
     def _unavailable(self, consequence: str) -> Iterator[None]:

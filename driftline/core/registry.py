@@ -172,6 +172,16 @@ class Registry:
             )
         return path
 
+    def sweep_artifacts(self, *, written_before: float) -> int:
+        """Delete the shared artifact store's objects that no recorded version names, if written before
+        `written_before`; returns how many went (0 without a shared store: the model store's folders are removed
+        with their versions)."""
+        if self.artifacts is None:
+            return 0
+        # a version registered after this read uploaded its objects just now, and the grace period keeps them
+        named = {digest for row in self.store.list_versions() for digest in row["hashes"].values()}
+        return self.artifacts.sweep(named, written_before=written_before)
+
     def load(self, version: int) -> LoadedModel:
         """Verify and load a version's pipeline."""
         model = self.get(version)

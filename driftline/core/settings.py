@@ -432,6 +432,9 @@ class RetentionSettings(_Section):
     archived_versions: int = Field(default=5, ge=0)
     """Archived versions kept: the first this many distinct versions successive rollbacks reach from production.
     Other archived versions lose their row and their files; the production version is never pruned."""
+    artifacts_grace_seconds: float = Field(default=86_400.0, gt=0.0)
+    """With `store.artifacts_url` set, objects no version names are deleted once older than this; younger ones
+    stay, since a version's files are uploaded before its row is written (a training in progress)."""
     batch_rows: int = Field(default=1000, gt=0, le=10_000)
     """Rows deleted per statement; each batch is its own short transaction, so the service's writes wait for one
     batch at most."""

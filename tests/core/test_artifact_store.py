@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 
 import pytest
@@ -81,3 +83,58 @@ def test_a_missing_object_is_refused(tmp_path: Path, artifacts: ArtifactStore) -
 def test_credentials_and_query_are_not_shown() -> None:
     """The URL shown in messages has no user, password or query string."""
     assert "s3://bucket/prefix" == shown_url("s3://key:secret@bucket/prefix?token=abc")
+
+
+def age(path: Path, seconds: float) -> None:
+    """Make `path` look written `seconds` ago."""
+    then = time.time() - seconds
+    os.utime(path, (then, then))
+
+
+@pytest.fixture
+def two_old_objects(tmp_path: Path, bucket: Path, artifacts: ArtifactStore) -> tuple[str, str]:
+    """Two objects written two days ago; returns their hashes."""
+    digests = []
+    for content in (b"kept version", b"pruned version"):
+        source = tmp_path / "file"
+        source.write_bytes(content)
+        digest = sha256_of(source)
+        artifacts.upload(source, digest)
+        age(bucket / "sha256" / digest, 2 * 86_400)
+        digests.append(digest)
+    return digests[0], digests[1]
+
+
+def test_a_sweep_deletes_old_objects_no_version_names(
+    bucket: Path, artifacts: ArtifactStore, two_old_objects: tuple[str, str]
+) -> None:
+    """Of two old objects, the one a version names stays and the other is deleted."""
+    named, _ = two_old_objects
+    artifacts.sweep({named}, written_before=time.time() - 86_400)
+    assert [named] == [path.name for path in (bucket / "sha256").iterdir()]
+
+
+def test_a_sweep_keeps_objects_younger_than_its_cut_off(
+    bucket: Path, artifacts: ArtifactStore, uploaded: tuple[Path, str]
+) -> None:
+    """An object just written, for a version whose row does not exist yet, is kept though nothing names it."""
+    _, digest = uploaded
+    swept = artifacts.sweep(set(), written_before=time.time() - 86_400)
+    assert (0, [digest]) == (swept, [path.name for path in (bucket / "sha256").iterdir()])
+
+
+def test_a_sweep_deletes_an_old_interrupted_upload(
+    bucket: Path, artifacts: ArtifactStore, uploaded: tuple[Path, str]
+) -> None:
+    """A staged upload left by an interrupted upload goes once old, even under a hash a version names."""
+    _, digest = uploaded
+    staged = bucket / "sha256" / f"{digest}.partial-0123456789abcdef"
+    staged.write_bytes(b"half")
+    age(staged, 2 * 86_400)
+    artifacts.sweep({digest}, written_before=time.time() - 86_400)
+    assert [digest] == [path.name for path in (bucket / "sha256").iterdir()]
+
+
+def test_a_sweep_of_an_empty_store_deletes_nothing(artifacts: ArtifactStore) -> None:
+    """Before the first upload there is no folder, and a sweep finds nothing to delete."""
+    assert 0 == artifacts.sweep(set(), written_before=time.time())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -54,3 +55,30 @@ def test_a_stopped_server_is_unavailable_naming_the_url_only(tmp_path: Path, sou
     assert f"the artifact store {url} is unavailable (EndpointConnectionError); nothing was fetched" == str(
         caught.value
     )
+
+
+def test_a_sweep_deletes_the_objects_no_version_names_from_the_bucket(
+    tmp_path: Path, s3_server: MotoS3, source: Path
+) -> None:
+    """On S3, a sweep past both objects' age deletes the unnamed one; a fresh host still fetches the named one."""
+    url = s3_server.new_bucket()
+    artifacts = ArtifactStore(url, s3_server.options())
+    named = sha256_of(source)
+    artifacts.upload(source, named)
+    pruned = tmp_path / "pruned.joblib"
+    pruned.write_bytes(b"a pruned version's pipeline")
+    artifacts.upload(pruned, sha256_of(pruned))
+    swept = artifacts.sweep({named}, written_before=time.time() + 60)
+    artifacts.fetch(named, tmp_path / "host-b" / source.name)
+    assert 1 == swept
+
+
+def test_a_sweep_keeps_young_objects_in_the_bucket(tmp_path: Path, s3_server: MotoS3, source: Path) -> None:
+    """On S3, an object written after the sweep's cut-off stays though no version names it."""
+    url = s3_server.new_bucket()
+    artifacts = ArtifactStore(url, s3_server.options())
+    digest = sha256_of(source)
+    artifacts.upload(source, digest)
+    swept = artifacts.sweep(set(), written_before=time.time() - 3600)
+    artifacts.fetch(digest, tmp_path / "host-b" / source.name)
+    assert 0 == swept

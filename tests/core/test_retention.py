@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from driftline.core import Settings, Store, VersionRow, plan_pruning
-from driftline.core.store import Protected, predictions, versions_to_prune
+from driftline.core.store import Protected, predictions, shadow_predictions, versions_to_prune
 from tests.core.test_store import add
 
 DAY = 86_400.0
@@ -88,7 +88,7 @@ def test_a_deleted_prediction_takes_its_label_along(store: Store) -> None:
     log(store, 30, days_ago=40, labelled=True)
     log(store, 20, days_ago=1)
     deleted = prune(store, retention(labels_days=1000))
-    assert ({"predictions": 25, "feedback": 25}, 5) == (deleted, store.count_feedback())
+    assert ({"predictions": 25, "feedback": 25, "shadow_predictions": 0}, 5) == (deleted, store.count_feedback())
 
 
 def test_the_current_drift_window_is_kept_however_old(store: Store) -> None:
@@ -199,3 +199,43 @@ def test_reclaiming_space_refuses_a_table_retention_does_not_prune(store: Store)
     """VACUUM runs only on the pruned tables' own names, never on a name from elsewhere."""
     with pytest.raises(ValueError, match="'users; DROP' is not a table retention prunes"):
         store.reclaim(["predictions", "users; DROP"])
+
+
+def answer_as_shadow(store: Store, request_ids: list[str], *, days_ago: float) -> None:
+    """Record a shadow's answer `days_ago` days ago to each of `request_ids`."""
+    at = time.time() - days_ago * DAY
+    store.insert_shadow_predictions(
+        [{"request_id": rid, "shadow_id": 1, "created_at": at, "output": {"prediction": 1}} for rid in request_ids]
+    )
+
+
+def shadow_answers(store: Store) -> list[str]:
+    query = sa.select(shadow_predictions.c.request_id).order_by(shadow_predictions.c.id)
+    with store.engine.connect() as conn:
+        return list(conn.execute(query).scalars())
+
+
+def test_a_deleted_prediction_takes_its_shadow_answer_along(store: Store) -> None:
+    """The shadow's answers to 40-day-old predictions go with them; those to yesterday's stay."""
+    old = log(store, 40, days_ago=40)
+    recent = log(store, 20, days_ago=1)
+    answer_as_shadow(store, old + recent, days_ago=0)
+    prune(store, retention())
+    assert recent == shadow_answers(store)
+
+
+def test_shadow_answers_to_kept_predictions_stay_however_old(store: Store) -> None:
+    """The window's ten rows are kept past retention, and so are the shadow's answers to them."""
+    logged = log(store, 30, days_ago=40)
+    answer_as_shadow(store, logged, days_ago=40)
+    prune(store, retention())
+    store.prune_unmatched_shadow_predictions(before=time.time() - 30 * DAY, batch_rows=10, pause_seconds=0.0)
+    assert logged[-10:] == shadow_answers(store)
+
+
+def test_old_shadow_answers_to_predictions_never_logged_go(store: Store) -> None:
+    """Shadow answers past retention whose champion prediction is not in the log are deleted; recent ones stay."""
+    answer_as_shadow(store, ["lost-old-1", "lost-old-2"], days_ago=40)
+    answer_as_shadow(store, ["lost-new"], days_ago=1)
+    store.prune_unmatched_shadow_predictions(before=time.time() - 30 * DAY, batch_rows=1, pause_seconds=0.0)
+    assert ["lost-new"] == shadow_answers(store)

@@ -1,23 +1,26 @@
 """Two service hosts with separate model stores, sharing nothing but PostgreSQL and an S3 bucket (moto's server):
-a version trained on one is served by the other; a promotion made on a third reaches both; an object changed in
-the bucket is refused by name; the S3 server going away fails no prediction."""
+a version trained on one is served by the other; a version a monitor on a third host retrains on drift reaches
+both; an object changed in the bucket is refused by name; the S3 server going away fails no prediction."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pandas as pd
 import pytest
 
 from driftline.core import ArtifactStore, ModelVersion, Registry, Store
 from driftline.core.registry import PIPELINE_FILE
 from retrain import train
-from tests.factories import feature_row, make_loans
-from tests.processes import MotoS3, Served, moto_server, wait_for
+from tests.factories import feature_row, make_loans, write_config
+from tests.processes import MotoS3, Served, free_port, moto_server, start_driftline, stop_process_group, wait_for
 from tests.reliability.load import Load
+from tests.retrain.test_challenger import new_regime
 
 pytestmark = pytest.mark.integration
 
@@ -73,13 +76,70 @@ def test_a_host_that_never_trained_serves_the_version_trained_on_another(hosts: 
     assert 1 == answering_version(hosts.b)
 
 
-def test_a_promotion_made_elsewhere_reaches_both_hosts(hosts: Hosts) -> None:
-    """A version trained and promoted on a third host is fetched and served by both service hosts."""
-    second = hosts.new_version().version
-    hosts.third.promote(second, kind="manual", reason="test")
+@pytest.fixture
+def monitor(tmp_path: Path, postgres_url: str, hosts: Hosts) -> Iterator[Path]:
+    """`driftline monitor` on a third host (a model store of its own) checking every second and retraining on the
+    first drifted window; yields its folder."""
+    folder = tmp_path / "monitor-host"
+    folder.mkdir()
+    config = write_config(
+        folder,
+        hosts.a.config.parent / "loans.csv",  # the data host A trained on
+        store__url=postgres_url,
+        store__artifacts_url=hosts.artifacts_url,
+        store__artifacts_options=hosts.s3.options(),
+        monitoring__window_rows=1000,
+        monitoring__min_rows=200,
+        monitoring__interval_seconds=1,
+        monitoring__drift_share=0.2,
+        monitoring__reports_dir=str(folder / "reports"),
+        monitoring__niceness=0,
+        retrain__consecutive_windows=1,
+        retrain__cooldown_seconds=3,
+        retrain__min_labeled_rows=300,
+        retrain__live_rows=1500,
+    )
+    with contextlib.ExitStack() as started:
+        process = start_driftline("monitor", free_port(), config=config, log=folder / "monitor.log")
+        started.callback(stop_process_group, process)
+        yield folder
+
+
+def send_labelled_traffic(services: list[Served], frame: pd.DataFrame) -> None:
+    """`frame`'s rows to the services in turn, in requests of 20 rows, then their true labels once logged."""
+    rows = [feature_row(frame, index) for index in range(len(frame))]
+    labels: list[list[dict[str, Any]]] = [[] for _ in services]
+    with httpx.Client(timeout=60) as client:
+        for number, start in enumerate(range(0, len(rows), 20)):
+            answer = client.post(f"{services[number % len(services)].url}/predict", json=rows[start : start + 20])
+            truth = frame["default"].iloc[start : start + 20].tolist()
+            labels[number % len(services)] += [
+                {"request_id": p["request_id"], "label": int(t)}
+                for p, t in zip(answer.json()["predictions"], truth, strict=True)
+            ]
+        for service, items in zip(services, labels, strict=True):
+            ids = [item["request_id"] for item in items]
+            wait_for("the predictions to be logged", lambda s=service, i=ids: len(s.logged(i)) == len(i), 60)
+            assert 200 == client.post(f"{service.url}/feedback", json=items).status_code
+
+
+def test_a_version_the_monitor_retrains_on_drift_reaches_both_hosts(hosts: Hosts, monitor: Path) -> None:
+    """Drifted, labelled traffic through both hosts: the monitor on a third host retrains and promotes, and both
+    hosts fetch the new version from the bucket and answer with it within the poll plus the fetch."""
+    send_labelled_traffic([hosts.a, hosts.b], new_regime(1500, seed=41))
+    promoted = wait_for(
+        "the monitor to promote a retrained version",
+        lambda: [p for p in hosts.a.store.promotion_history() if p["kind"] == "auto"],
+        240,
+        every=1,
+    )[0]["version"]
     for service in (hosts.a, hosts.b):
-        wait_for(f"{service.url} to serve version {second}", lambda s=service: answering_version(s) == second, 30)
-    assert [second, second] == [answering_version(hosts.a), answering_version(hosts.b)]
+        wait_for(
+            f"{service.url} to serve version {promoted}",
+            lambda s=service: answering_version(s) == promoted,
+            REACH_SECONDS,
+        )
+    assert [promoted, promoted] == [answering_version(hosts.a), answering_version(hosts.b)]
 
 
 def test_an_object_changed_in_the_bucket_is_refused_and_both_hosts_keep_their_version(hosts: Hosts) -> None:

@@ -72,18 +72,54 @@ def test_deleted_rows_are_counted_by_table(ready: Settings, shared: Registry, tm
     assert [900.0, 900.0] == pruned
 
 
+def make_history(settings: Settings, registry: Registry) -> Registry:
+    """After v1: v1 -> v2 -> v3 promoted in turn (v1, v2 archived), and v4, v5 rejected; one of each kept."""
+    for _ in range(4):
+        train(settings, registry, trigger="test")
+    registry.promote(2, kind="manual", reason="test")
+    registry.promote(3, kind="manual", reason="test")
+    with registry.store.engine.begin() as conn:
+        conn.execute(model_versions.update().where(model_versions.c.version >= 4).values(status="rejected"))
+    settings.retention.archived_versions = 1
+    settings.retention.rejected_versions = 1
+    return registry
+
+
 @pytest.fixture
 def history(ready: Settings, shared: Registry) -> Registry:
     """v1 -> v2 -> v3 promoted in turn (v1, v2 archived), and v4, v5 rejected."""
-    for _ in range(4):
-        train(ready, shared, trigger="test")
-    shared.promote(2, kind="manual", reason="test")
-    shared.promote(3, kind="manual", reason="test")
-    with shared.store.engine.begin() as conn:
-        conn.execute(model_versions.update().where(model_versions.c.version >= 4).values(status="rejected"))
-    ready.retention.archived_versions = 1
-    ready.retention.rejected_versions = 1
-    return shared
+    return make_history(ready, shared)
+
+
+@pytest.fixture
+def bucketed(ready: Settings, tmp_path: Path) -> Iterator[Registry]:
+    """That history with every version's files in a shared artifact store (a local folder)."""
+    ready.store.artifacts_url = f"file://{tmp_path / 'bucket'}"
+    store = Store(ready.store.url)
+    registry = Registry.configured(store, ready.store)
+    train(ready, registry, trigger="test")
+    yield make_history(ready, registry)
+    store.dispose()
+
+
+def stored_objects(folder: Path) -> set[str]:
+    return {path.name for path in (folder / "sha256").iterdir()}
+
+
+def test_pruned_versions_lose_their_objects_in_the_artifact_store(
+    ready: Settings, bucketed: Registry, tmp_path: Path
+) -> None:
+    """Past the grace period, the bucket holds exactly the objects of v2, v3 and v5, the versions kept."""
+    pruner(ready, bucketed, tmp_path).run(now=time.time() + ready.retention.artifacts_grace_seconds + 60)
+    kept = {digest for version in bucketed.versions() for digest in version.hashes.values()}
+    assert kept == stored_objects(tmp_path / "bucket")
+
+
+def test_objects_younger_than_the_grace_period_stay(ready: Settings, bucketed: Registry, tmp_path: Path) -> None:
+    """Within the grace period the pruned versions' objects stay in the bucket; their rows are gone."""
+    before = stored_objects(tmp_path / "bucket")
+    pruner(ready, bucketed, tmp_path).run()
+    assert ([2, 3, 5], before) == ([v.version for v in bucketed.versions()], stored_objects(tmp_path / "bucket"))
 
 
 def test_versions_past_retention_go_and_production_and_rollback_targets_stay(

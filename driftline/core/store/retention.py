@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
 
 from driftline.core.store.engine import OnEngine
-from driftline.core.store.tables import checks, feedback, model_versions, predictions, production
+from driftline.core.store.tables import checks, feedback, model_versions, predictions, production, shadow_predictions
 
 PRUNABLE_STATUSES = ("rejected", "archived")
 """Version statuses retention may delete; `registered` (never decided) and `production` are always kept."""
@@ -48,7 +48,8 @@ class Protected:
 
 
 class Pruning(OnEngine):
-    """Batched deletes of old predictions, labels, checks, and single deletes of versions retention lets go."""
+    """Batched deletes of old predictions (with their shadows' answers), labels, checks, and single deletes of
+    versions retention lets go."""
 
     def nth_newest_labelled_id(self, n: int) -> int | None:
         """The id of the `n`-th newest labelled prediction; 0 when fewer are labelled (all of them count), None
@@ -78,8 +79,8 @@ class Pruning(OnEngine):
         pause_seconds: float,
         on_batch: OnBatch = _ignore,
     ) -> dict[str, int]:
-        """Delete predictions logged before `before` (or with an id below `below_id`, a row cap), with their labels,
-        except the protected ones; returns the rows deleted per table."""
+        """Delete predictions logged before `before` (or with an id below `below_id`, a row cap), with their labels
+        and what a shadow answered to them, except the protected ones; returns the rows deleted per table."""
         old = predictions.c.created_at < before
         if below_id is not None:
             old = sa.or_(old, predictions.c.id < below_id)
@@ -97,9 +98,15 @@ class Pruning(OnEngine):
             )
 
         def delete(conn: Connection, rows: Sequence[Row[Any]]) -> dict[str, int]:
-            labels = conn.execute(feedback.delete().where(feedback.c.request_id.in_([r.request_id for r in rows])))
+            request_ids = [r.request_id for r in rows]
+            labels = conn.execute(feedback.delete().where(feedback.c.request_id.in_(request_ids)))
+            shadowed = conn.execute(shadow_predictions.delete().where(shadow_predictions.c.request_id.in_(request_ids)))
             logged = conn.execute(predictions.delete().where(predictions.c.id.in_([r.id for r in rows])))
-            return {"predictions": logged.rowcount, "feedback": labels.rowcount}
+            return {
+                "predictions": logged.rowcount,
+                "feedback": labels.rowcount,
+                "shadow_predictions": shadowed.rowcount,
+            }
 
         return self._in_batches(pick, delete, batch_rows, pause_seconds, on_batch)
 
@@ -135,6 +142,27 @@ class Pruning(OnEngine):
 
         return self._in_batches(pick, delete, batch_rows, pause_seconds, on_batch)
 
+    def prune_unmatched_shadow_predictions(
+        self, *, before: float, batch_rows: int, pause_seconds: float, on_batch: OnBatch = _ignore
+    ) -> dict[str, int]:
+        """Delete a shadow's answers recorded before `before` whose champion prediction is not in the log (dropped
+        by a full queue, or pruned before its shadow's answer was written): no comparison can ever read them."""
+        logged = sa.exists().where(predictions.c.request_id == shadow_predictions.c.request_id)
+
+        def pick(cursor: Row[Any] | None) -> sa.Select[Any]:
+            after = [] if cursor is None else [shadow_predictions.c.id > cursor.id]
+            return (
+                sa.select(shadow_predictions.c.id)
+                .where(shadow_predictions.c.created_at < before, ~logged, *after)
+                .order_by(shadow_predictions.c.id)
+            )
+
+        def delete(conn: Connection, rows: Sequence[Row[Any]]) -> dict[str, int]:
+            done = conn.execute(shadow_predictions.delete().where(shadow_predictions.c.id.in_([r.id for r in rows])))
+            return {"shadow_predictions": done.rowcount}
+
+        return self._in_batches(pick, delete, batch_rows, pause_seconds, on_batch)
+
     def prune_checks(
         self, *, before: float, batch_rows: int, pause_seconds: float, on_batch: OnBatch = _ignore
     ) -> dict[str, int]:
@@ -162,7 +190,7 @@ class Pruning(OnEngine):
         """On PostgreSQL, VACUUM the named tables of the store (not FULL: no lock that stops reads or writes), so
         the next writes reuse the space of the deleted rows instead of waiting for autovacuum's thresholds; SQLite
         reuses freed pages by itself."""
-        known = {table.name for table in (predictions, feedback, checks)}
+        known = {table.name for table in (predictions, feedback, shadow_predictions, checks)}
         for name in tables:
             if name not in known:
                 raise ValueError(f"{name!r} is not a table retention prunes")
