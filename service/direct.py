@@ -15,11 +15,19 @@ from typing import Any
 
 import pydantic_core
 from pydantic import TypeAdapter, ValidationError
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 
 from driftline.core import DriftlineError
 from service.errors import error_response
 from service.runtime import ServingRuntime
+
+
+class QuickJSON(JSONResponse):
+    """A JSON response encoded by pydantic's Rust core: several times quicker than `json.dumps` on answers of plain
+    numbers and strings, with the same compact bytes."""
+
+    def render(self, content: Any) -> bytes:
+        return pydantic_core.to_json(content)
 
 
 class DirectPredict:
@@ -48,4 +56,4 @@ class DirectPredict:
         except DriftlineError as exc:
             return error_response(exc)
         self._answered()
-        return Response(pydantic_core.to_json(result), media_type="application/json")
+        return QuickJSON(result)

@@ -29,6 +29,7 @@ DirectHandler = Callable[[str, bytes], Awaitable[ASGIApp | None]]
 
 MAX_JSON_DEPTH = 16  # rows are flat objects in a list; anything deeper is not a prediction request
 MAX_NAME_CHARS = 80  # longest field name quoted back in an error
+CONTAINERS = (dict, list)  # what parsed JSON nests in (exact types: json and pydantic_core build no subclasses)
 
 
 def shorten(text: str, limit: int = MAX_NAME_CHARS) -> str:
@@ -38,20 +39,15 @@ def shorten(text: str, limit: int = MAX_NAME_CHARS) -> str:
     return f"{text[:limit]}… ({len(text):,} characters)"
 
 
-def nesting_exceeds(value: Any, limit: int) -> bool:
-    """True when lists and objects nest deeper than `limit` (checked without recursion)."""
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, dict):
-            children: Any = item.values()
-        elif isinstance(item, list):
-            children = item
-        else:
-            continue
-        if depth > limit:
+def nesting_exceeds(value: Any, limit: int, depth: int = 1) -> bool:
+    """True when lists and objects nest deeper than `limit` (the recursion stops there, so it stays shallow)."""
+    if type(value) not in CONTAINERS:
+        return False
+    if depth > limit:
+        return True
+    for child in value.values() if type(value) is dict else value:
+        if type(child) in CONTAINERS and nesting_exceeds(child, limit, depth + 1):
             return True
-        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
     return False
 
 

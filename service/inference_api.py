@@ -22,6 +22,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from driftline.core import DriftlineError, LoadedModel
+from service.direct import QuickJSON
 from service.errors import error_response, json_error
 from service.guard import MAX_JSON_DEPTH, nesting_exceeds, shorten
 from service.inference_protocol import infer_response, model_metadata, parse_infer_request
@@ -122,7 +123,7 @@ class InferenceProtocolAPI:
             predicted = await runtime.predict_outputs(decoded.rows, ENDPOINT_LABEL)
         except DriftlineError as exc:
             return error_response(exc)
-        return JSONResponse(infer_response(predicted, self.model_name, decoded))
+        return QuickJSON(infer_response(predicted, self.model_name, decoded))
 
     def _served(self, name: str, wanted: str | None) -> tuple[ServingRuntime, LoadedModel] | JSONResponse:
         """This worker's runtime and model, when the path names the model (and its version, if any); else the
