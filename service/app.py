@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import bentoml
-from pydantic import BeforeValidator, Field
+from pydantic import BeforeValidator, Field, TypeAdapter
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -24,6 +24,7 @@ from starlette.routing import Route
 from driftline.core import DriftlineError, FeatureSchema, NoProductionModel, Registry, Store, load_settings
 from service.admin import AdminAPI
 from service.deadline import take_over_bentoml_timeout
+from service.direct import DirectPredict
 from service.errors import error_response, json_error
 from service.guard import RequestGuard
 from service.inference_api import INFER_TEMPLATES, TEMPLATES, InferenceProtocolAPI
@@ -82,6 +83,9 @@ FeedbackItems = Annotated[
     # structured logs stay quiet by default: one access-log line per prediction request would dominate them
     logging={"access": {"enabled": SETTINGS.serving.access_log}},
     metrics={"enabled": True, "namespace": "bentoml_service"},
+    # an OpenTelemetry span per single-row prediction costs a large share of the request; nothing exports them
+    # unless tracing is configured, and /predict_batch, /feedback and the rest are still traced
+    tracing={"excluded_urls": ["/predict$", "/v2/models/[^/]+(/versions/[^/]+)?/infer$"]},
 )
 class Driftline:
     """Serves the production model; every worker follows the production pointer by itself."""
@@ -121,7 +125,7 @@ class Driftline:
             result = await self.runtime.predict([row.model_dump() for row in rows])  # type: ignore[attr-defined]
         except DriftlineError as exc:
             return error_response(exc)  # type: ignore[return-value]
-        self._report_queue()
+        _report_queue()
         return result
 
     @bentoml.api(route="/predict_batch")
@@ -135,7 +139,7 @@ class Driftline:
             # BentoML applies the context's status to whatever an API with a context parameter returns
             context.response.status_code = response.status_code
             return response  # type: ignore[return-value]
-        self._report_queue()
+        _report_queue()
         folder = Path(tempfile.mkdtemp(prefix="driftline-batch-", dir=context.temp_dir))
         return write_result(result, folder, kind)
 
@@ -151,10 +155,6 @@ class Driftline:
             return await self.runtime.feedback(pairs)
         except DriftlineError as exc:
             return error_response(exc)  # type: ignore[return-value]
-
-    def _report_queue(self) -> None:
-        if self.runtime.log is not None:
-            self.metrics.log_queue.set(self.runtime.log.depth)
 
     @bentoml.on_shutdown
     def flush(self) -> None:
@@ -173,6 +173,16 @@ async def _get_model(request: Request) -> JSONResponse:
     return JSONResponse(info)
 
 
+def _worker_runtime() -> ServingRuntime | None:
+    return _WORKER_RUNTIME[0] if _WORKER_RUNTIME else None
+
+
+def _report_queue() -> None:
+    """The prediction log's depth on its gauge, after each prediction request."""
+    if _WORKER_RUNTIME and _WORKER_RUNTIME[0].log is not None:
+        _WORKER_METRICS[0].log_queue.set(_WORKER_RUNTIME[0].log.depth)
+
+
 def _count_refusal(endpoint: str, status: int) -> None:
     if _WORKER_METRICS:  # a refusal before the worker has started cannot be counted yet
         _WORKER_METRICS[0].refused(endpoint, status)
@@ -181,7 +191,9 @@ def _count_refusal(endpoint: str, status: int) -> None:
 JSON_PATHS = ("/predict", "/feedback")
 UPLOAD_PATHS = ("/predict_batch",)
 ADMIN = AdminAPI(SETTINGS.serving.admin_token, lambda: _WORKER_RUNTIME[0].registry if _WORKER_RUNTIME else None)
-INFERENCE = InferenceProtocolAPI(SETTINGS.model.name, lambda: _WORKER_RUNTIME[0] if _WORKER_RUNTIME else None)
+INFERENCE = InferenceProtocolAPI(SETTINGS.model.name, _worker_runtime)
+# valid /predict bodies are answered in front of BentoML's route (see service/direct.py)
+DIRECT = DirectPredict(TypeAdapter(Rows), _worker_runtime, _report_queue)
 
 # bentoml.service returns a Service wrapper whose type stubs do not show these methods
 take_over_bentoml_timeout()
@@ -201,6 +213,7 @@ Driftline.add_asgi_middleware(  # type: ignore[attr-defined]
     max_upload_bytes=SETTINGS.serving.max_batch_bytes,
     json_paths=(*JSON_PATHS, *INFER_TEMPLATES),
     upload_paths=UPLOAD_PATHS,
+    direct={"/predict": DIRECT, **dict.fromkeys(INFER_TEMPLATES, INFERENCE.infer_direct)},
 )
 Driftline.add_asgi_middleware(  # type: ignore[attr-defined]
     OpenAPIDocument,

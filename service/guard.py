@@ -9,7 +9,7 @@ sent cut short so a hostile request cannot make the answer huge.
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from typing import Any
 
 from python_multipart.exceptions import MultipartParseError
@@ -22,10 +22,14 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+# given the path and the JSON body, the app to answer with when the body is valid as it stands; else None, and the
+# request goes on as any other
+DirectHandler = Callable[[str, bytes], Awaitable[ASGIApp | None]]
 
 
 MAX_JSON_DEPTH = 16  # rows are flat objects in a list; anything deeper is not a prediction request
 MAX_NAME_CHARS = 80  # longest field name quoted back in an error
+CONTAINERS = (dict, list)  # what parsed JSON nests in (exact types: json and pydantic_core build no subclasses)
 
 
 def shorten(text: str, limit: int = MAX_NAME_CHARS) -> str:
@@ -35,20 +39,15 @@ def shorten(text: str, limit: int = MAX_NAME_CHARS) -> str:
     return f"{text[:limit]}… ({len(text):,} characters)"
 
 
-def nesting_exceeds(value: Any, limit: int) -> bool:
-    """True when lists and objects nest deeper than `limit` (checked without recursion)."""
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, dict):
-            children: Any = item.values()
-        elif isinstance(item, list):
-            children = item
-        else:
-            continue
-        if depth > limit:
+def nesting_exceeds(value: Any, limit: int, depth: int = 1) -> bool:
+    """True when lists and objects nest deeper than `limit` (the recursion stops there, so it stays shallow)."""
+    if type(value) not in CONTAINERS:
+        return False
+    if depth > limit:
+        return True
+    for child in value.values() if type(value) is dict else value:
+        if type(child) in CONTAINERS and nesting_exceeds(child, limit, depth + 1):
             return True
-        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
     return False
 
 
@@ -84,6 +83,7 @@ class RequestGuard:
 
     `json_paths` take JSON only (a missing content type counts as JSON), `upload_paths` multipart uploads only;
     other POST paths get the size limit and go on to the app. Both may hold templates (`/v2/models/{name}/infer`).
+    A JSON path (or template) in `direct` first offers its body to that handler, which may answer it at once.
     """
 
     def __init__(
@@ -94,8 +94,11 @@ class RequestGuard:
         max_upload_bytes: int,
         json_paths: tuple[str, ...] = (),
         upload_paths: tuple[str, ...] = (),
+        direct: Mapping[str, DirectHandler] | None = None,
     ) -> None:
         self.app = app
+        self.direct = dict(direct or {})
+        self.direct_paths = PathTemplates(self.direct)
         self.max_body_bytes = max_body_bytes
         self.max_upload_bytes = max_upload_bytes
         self.json_paths = PathTemplates(json_paths)
@@ -159,6 +162,12 @@ class RequestGuard:
         body = b"".join(chunks)
         if not body.strip():
             await send_json(send, 400, {"error": "request body is empty; send JSON rows"})
+            return
+        path = scope.get("path", "")
+        template = self.direct_paths.template_of(path)
+        answer = None if template is None else await self.direct[template](path, body)
+        if answer is not None:
+            await answer(scope, receive, send)
             return
         try:
             too_deep = nesting_exceeds(json.loads(body), MAX_JSON_DEPTH)

@@ -14,14 +14,17 @@ import json
 from collections.abc import Callable
 from http import HTTPStatus
 from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
+import pydantic_core
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from driftline.core import DriftlineError, LoadedModel
+from service.direct import QuickJSON
 from service.errors import error_response, json_error
-from service.guard import shorten
+from service.guard import MAX_JSON_DEPTH, nesting_exceeds, shorten
 from service.inference_protocol import infer_response, model_metadata, parse_infer_request
 from service.runtime import ServingRuntime
 
@@ -77,47 +80,62 @@ class InferenceProtocolAPI:
         return JSONResponse({"ready": True})
 
     async def metadata(self, request: Request) -> JSONResponse:
-        served = self._served(request)
+        served = self._served(request.path_params["name"], request.path_params.get("version"))
         if isinstance(served, JSONResponse):
             return served
         return JSONResponse(model_metadata(self.model_name, served[1]))
 
     async def model_ready(self, request: Request) -> JSONResponse:
-        served = self._served(request)
+        served = self._served(request.path_params["name"], request.path_params.get("version"))
         if isinstance(served, JSONResponse):
             return served
         return JSONResponse({"name": self.model_name, "ready": True})
 
     async def infer(self, request: Request) -> JSONResponse:
         """Predict the rows of an inference request, exactly as /predict would, and answer in the protocol."""
-        served = self._served(request)
+        params = request.path_params
+        return await self._infer(params["name"], params.get("version"), json.loads, await request.body())
+
+    async def infer_direct(self, path: str, body: bytes) -> JSONResponse | None:
+        """`infer` for the request guard, which hands over the path and the body it has read; None, when the body
+        is not JSON or nests too deep, leaves the guard to refuse it as it refuses any body."""
+        parts = path.split("/")  # "", "v2", "models", name, ["versions", version,] "infer"
+        name, version = parts[3], (parts[5] if len(parts) == 7 else None)
+        try:
+            value = pydantic_core.from_json(body)
+        except ValueError:
+            return None
+        if nesting_exceeds(value, MAX_JSON_DEPTH):
+            return None
+        return await self._infer(name, version, lambda _: value, body)
+
+    async def _infer(self, name: str, version: str | None, decode: Callable[[bytes], Any], body: bytes) -> JSONResponse:
+        served = self._served(name, version)
         if isinstance(served, JSONResponse):
             return served
         runtime, model = served
         try:
-            body = json.loads(await request.body())
+            request = decode(body)
         except ValueError as exc:  # the guard refuses these first; this is for an app run without it
             return json_error(HTTPStatus.BAD_REQUEST, f"malformed JSON: {str(exc)[:200]}")
         try:
-            decoded = parse_infer_request(body, model)
+            decoded = parse_infer_request(request, model)
             predicted = await runtime.predict_outputs(decoded.rows, ENDPOINT_LABEL)
         except DriftlineError as exc:
             return error_response(exc)
-        return JSONResponse(infer_response(predicted, self.model_name, decoded))
+        return QuickJSON(infer_response(predicted, self.model_name, decoded))
 
-    def _served(self, request: Request) -> tuple[ServingRuntime, LoadedModel] | JSONResponse:
+    def _served(self, name: str, wanted: str | None) -> tuple[ServingRuntime, LoadedModel] | JSONResponse:
         """This worker's runtime and model, when the path names the model (and its version, if any); else the
         error to answer with."""
         runtime = self._runtime()
         if runtime is None:
             return json_error(HTTPStatus.SERVICE_UNAVAILABLE, "the service is still starting")
         model = runtime.model.current
-        name = request.path_params["name"]
         if name != self.model_name:
             return json_error(
                 HTTPStatus.NOT_FOUND, f"unknown model {shorten(name)!r}; this service serves {self.model_name!r}"
             )
-        wanted = request.path_params.get("version")
         if wanted is not None and wanted != str(model.version):
             return json_error(
                 HTTPStatus.NOT_FOUND,
