@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import math
+import time
 from pathlib import Path
 
 import pytest
@@ -29,6 +30,7 @@ def value(metrics: MonitorMetrics, name: str, **labels: str) -> float | None:
 def test_a_check_publishes_scores_thresholds_tests_and_flags(loop: MonitorLoop, registry: Registry) -> None:
     """Per-feature gauges carry the score, threshold, test and drifted flag; dataset gauges follow."""
     log_predictions(registry, make_loans(400, seed=21, income_shift=40))
+    started = time.time()
     loop.check_once()
     m = loop.metrics
     assert value(m, "driftline_feature_drifted", feature="income") == 1.0
@@ -42,7 +44,8 @@ def test_a_check_publishes_scores_thresholds_tests_and_flags(loop: MonitorLoop, 
         value(m, "driftline_window_rows"),
         value(m, "driftline_checks_total", outcome="drift"),
     ) == (1.0, 400.0, 1.0)
-    assert value(m, "driftline_seconds_since_last_check") < 5.0  # type: ignore[operator]
+    # Bounded by the time the check took, not by a fixed figure a loaded machine can exceed.
+    assert value(m, "driftline_seconds_since_last_check") <= time.time() - started  # type: ignore[operator]
 
 
 def test_each_feature_importance_of_the_production_version_is_a_gauge(loop: MonitorLoop, registry: Registry) -> None:
