@@ -38,6 +38,9 @@ class Stack:
         if first_model_rows:
             self.env["DRIFTLINE_DATA__MAX_ROWS"] = str(first_model_rows)
         self.env["DRIFTLINE_MODEL__PARAMS"] = '{"max_iter": 60}'
+        # the demo's shadow phase and watch are off unless a test turns them on: each test times its own phases
+        self.env["DRIFTLINE_RETRAIN__SHADOW_ROWS"] = "0"
+        self.env["DRIFTLINE_RETRAIN__WATCH_ROWS"] = "0"
         self.env["DRIFTLINE_MONITORING__INTERVAL_SECONDS"] = "3"
         # this test is about the loop's decisions, not about yielding the CPU: a niced monitor on a loaded test
         # machine completes too few checks within the replay
