@@ -144,7 +144,7 @@ class MonitorLoop:
             reason=result.reason,
             drift_share=result.drift.drift_share if result.drift else None,
         )
-        self.decide_shadow()
+        self.decide_shadow(result)
         policy = self.settings.retrain.trigger
         label_free = policy == ESTIMATED_PERFORMANCE
         why = self.trigger.observe(
@@ -197,11 +197,12 @@ class MonitorLoop:
         self.publish_backoff()
         return decision
 
-    def decide_shadow(self) -> ShadowDecision | None:
-        """Decide the running shadow if its labels are in (see `retrain/shadowing.py`), counted and published;
-        None while it waits, or (logged) when the decision failed: the next check tries again."""
+    def decide_shadow(self, check: CheckResult | None = None) -> ShadowDecision | None:
+        """Decide the running shadow if its labels are in, or `check`'s estimate brings a watch forward (see
+        `retrain/shadowing.py`), counted and published; None while it waits, or (logged) when the decision failed:
+        the next check tries again."""
         try:
-            decision = decide_shadow(self.settings, self.checker.registry)
+            decision = decide_shadow(self.settings, self.checker.registry, check=check)
             if decision is not None:
                 self.metrics.shadow_decided(decision.purpose, decision.outcome, decision.evidence)
             self.metrics.publish_shadow(shadow_progress(self.store))

@@ -5,8 +5,12 @@ have labels, the monitor compares the two on exactly those requests, from the ou
 bootstrap a retrain's holdout uses. A candidate is promoted when its gain's lower bound is above
 `retrain.min_gain` (the retrain's `confidence`). A watch (the replaced champion as the shadow after an automatic
 promotion) rolls the promotion back when the replaced champion is confidently better (`watch_confidence`): the
-new champion is then worse on the traffic it serves. A shadow short of labels after `shadow_max_seconds` ends
-without a swap. Every decision ends the shadow with its evidence; promotions and rollbacks go to the history too.
+new champion is then worse on the traffic it serves. A watch need not wait for all of its rows when the check's
+label-free estimate says the new champion has dropped (its estimate worse than the threshold, the lower edge of
+the metric's normal range on its reference): the comparison then runs on the labelled watched requests so far, from
+`watch_early_rows` of them on, and rolls back on a confident loss; without one the watch goes on. A shadow short
+of labels after `shadow_max_seconds` ends without a swap. Every decision ends the shadow with its evidence;
+promotions and rollbacks go to the history too.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from driftline.core import (
     metric_from_outputs,
     start_watch,
 )
+from monitoring import CheckResult
 from retrain.evaluate import bootstrap_gain, is_better
 from retrain.verdict import format_verdict
 
@@ -109,8 +114,11 @@ def compare_paired(
     return PairedComparison(len(rows), metric, shadow_metric, champion_metric, better, significance)
 
 
-def decide_shadow(settings: Settings, registry: Registry, *, now: float | None = None) -> ShadowDecision | None:
-    """Decide the running shadow if its labelled requests are in, or its time is up; None while it waits."""
+def decide_shadow(
+    settings: Settings, registry: Registry, *, now: float | None = None, check: CheckResult | None = None
+) -> ShadowDecision | None:
+    """Decide the running shadow if its labelled requests are in, or its time is up; None while it waits. `check`,
+    the check that just ran, may bring a watch's comparison forward (see the module docstring)."""
     store = registry.store
     shadow = store.active_shadow()
     if shadow is None:
@@ -120,7 +128,15 @@ def decide_shadow(settings: Settings, registry: Registry, *, now: float | None =
     if production != shadow["champion_version"]:
         return _end(registry, shadow, give_up, f"the production version changed to {production} during the shadow")
     rows = store.shadowed_labelled(shadow, shadow["needed_rows"])
+    schema = registry.get(shadow["champion_version"]).schema
     if len(rows) < shadow["needed_rows"]:
+        dropped = _estimated_drop(settings, shadow, check, len(rows))
+        if dropped is not None:
+            comparison = compare_paired(
+                rows, schema, settings, min_gain=0.0, confidence=settings.retrain.watch_confidence
+            )
+            if comparison.better:  # the replaced champion confidently wins already
+                return _decide_watch(registry, shadow, comparison, early=dropped)
         waited = (time.time() if now is None else now) - shadow["started_at"]
         limit = settings.retrain.shadow_max_seconds
         if waited <= limit:
@@ -130,7 +146,6 @@ def decide_shadow(settings: Settings, registry: Registry, *, now: float | None =
             f"shadow_max_seconds ({limit} s)"
         )
         return _end(registry, shadow, give_up, reason, {"rows": len(rows), "timed_out": True})
-    schema = registry.get(shadow["champion_version"]).schema
     if shadow["purpose"] == "candidate":
         return _decide_candidate(
             settings,
@@ -145,6 +160,20 @@ def decide_shadow(settings: Settings, registry: Registry, *, now: float | None =
         shadow,
         compare_paired(rows, schema, settings, min_gain=0.0, confidence=settings.retrain.watch_confidence),
     )
+
+
+def _estimated_drop(
+    settings: Settings, shadow: ShadowRow, check: CheckResult | None, labelled: int
+) -> dict[str, Any] | None:
+    """The check's estimate when it calls for a watch's early comparison: it is about the watched champion, worse
+    than its threshold, and `watch_early_rows` watched requests have labels; None otherwise."""
+    early_rows = settings.retrain.watch_early_rows
+    if shadow["purpose"] != "watch" or not early_rows or labelled < early_rows or check is None:
+        return None
+    estimate = check.estimated
+    if check.model_version != shadow["champion_version"] or estimate is None or not estimate.alert:
+        return None
+    return estimate.to_dict()
 
 
 def _decide_candidate(
@@ -174,7 +203,10 @@ def _decide_candidate(
     return decision
 
 
-def _decide_watch(registry: Registry, shadow: ShadowRow, comparison: PairedComparison) -> ShadowDecision:
+def _decide_watch(
+    registry: Registry, shadow: ShadowRow, comparison: PairedComparison, *, early: dict[str, Any] | None = None
+) -> ShadowDecision:
+    """Roll back or keep; `early` is the estimate that brought the comparison before `needed_rows`."""
     # the shadow is the replaced champion: its confident gain is the new champion's loss
     worse = comparison.better
     verdict = format_verdict(
@@ -188,9 +220,15 @@ def _decide_watch(registry: Registry, shadow: ShadowRow, comparison: PairedCompa
     )
     reason = (
         f"{verdict} (version {shadow['version']}, the replaced champion, against version "
-        f"{shadow['champion_version']} on {comparison.rows} watched live requests)"
+        f"{shadow['champion_version']} on {comparison.rows} watched live requests"
+        + (
+            f" of {shadow['needed_rows']}, early: the estimated {early['metric']} {early['value']:.4f} fell below "
+            f"its threshold {early['threshold']:.4f})"
+            if early
+            else ")"
+        )
     )
-    evidence = {**comparison.evidence(), "shadow_id": shadow["id"], "who": "monitor"}
+    evidence = {**comparison.evidence(), "shadow_id": shadow["id"], "who": "monitor", "estimate": early}
     if not worse:
         return _end(registry, shadow, "kept", reason, evidence)
     registry.rollback(reason, evidence=evidence)

@@ -3,9 +3,12 @@
 Predicting both models in the request's call doubled the model work on the request path: at 16 connections a
 shadow halved /predict throughput and nearly doubled p99 (`bench/shadow.py`). Here the champion answers alone; the
 rows and request ids go to a bounded queue, and one niced thread predicts them with the shadow, coalescing queued
-requests into one call as the micro-batcher does. When the queue is full the rows are not shadowed (counted): under
-saturation the shadow compares on fewer requests instead of slowing the champion's. Those it compares on are
-still exactly the requests whose champion answers and labels are logged.
+requests into one call as the micro-batcher does. Niceness alone did not keep the cost off the request path: the
+shadow thread holds the worker's GIL while it predicts, whatever its priority. So the thread predicts only on
+spare capacity: it waits until no request has been answered for `IDLE_SECONDS`, the sign that the request path is
+idle, and meanwhile rows queue up. When the queue is full the rows are not shadowed (counted): a busy worker's
+shadow compares on fewer requests instead of slowing the champion's, and a worker saturated without a break
+shadows none. Those it compares on are still exactly the requests whose champion answers and labels are logged.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import contextlib
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
@@ -25,6 +29,9 @@ from service.shadow import LoadedShadow, ShadowModel
 log = logging.getLogger(__name__)
 
 SHADOW_NICENESS = 10  # below the request threads: the shadow gets the CPU they leave
+# A worker at 16 connections answers a request every millisecond or two; a client pausing between calls leaves
+# gaps of tens of milliseconds. 5 ms lies between: the shadow waits out bursts and runs in the pauses.
+IDLE_SECONDS = 0.005
 
 
 class _Queued(NamedTuple):
@@ -46,6 +53,7 @@ class ShadowRunner:
         self._max_rows = max_rows
         self._queue: collections.deque[_Queued] = collections.deque()
         self._pending = 0
+        self._answered_at = 0.0  # monotonic time of the latest answered request this runner was given
         self._ready = threading.Condition()
         self._closed = False
         self.on_shadowed: list[Callable[[int], None]] = []  # rows predicted by the shadow
@@ -58,19 +66,26 @@ class ShadowRunner:
     ) -> None:
         """Queue answered rows for the shadow; rows beyond the queue's bound are skipped and counted."""
         with self._ready:
+            self._answered_at = time.monotonic()
             fits = not self._closed and self._pending + len(rows) <= self._max_pending
             if fits:
+                if not self._queue:  # with rows queued the thread wakes by itself once the path is idle
+                    self._ready.notify()
                 self._queue.append(_Queued(shadow, rows, request_ids, at))
                 self._pending += len(rows)
-                self._ready.notify()
         if not fits:
             for hook in self.on_skipped:
                 hook(len(rows))
 
     def _take(self) -> list[_Queued] | None:
+        """The next coalesced requests once the request path is idle (at once when closing); None when closed."""
         with self._ready:
-            while not self._queue and not self._closed:
-                self._ready.wait()
+            while not self._closed:
+                busy_for = self._answered_at + IDLE_SECONDS - time.monotonic()
+                if self._queue and busy_for <= 0:
+                    break
+                # without a queue, until a submit; with one, until the latest answer is IDLE_SECONDS old
+                self._ready.wait(busy_for if self._queue else None)
             if not self._queue:
                 return None
             taken = [self._queue.popleft()]

@@ -2,7 +2,10 @@
 
 A drift that retraining cannot fix would otherwise have the monitor train, and the guardrail reject, a candidate
 every cool-down for as long as the drift lasts. After each drift-triggered retrain that is rejected, the wait
-before the next one doubles, up to `retrain.backoff_max_seconds`. A promotion of any kind, an operator's
+before the next one doubles, up to `retrain.backoff_max_seconds`. A retrain whose candidate passed its holdout and
+went to the shadow phase counts by how the shadow ended: rejected on live requests, or short of labels after
+`shadow_max_seconds`, is a rejection; promoted is a promotion; still running, or replaced by a newer shadow, is
+neither (like a failed run, it neither counts nor ends the streak). A promotion of any kind, an operator's
 `driftline retrain` (or `train`), or a check that finds no drift ends the streak. Scheduled (cron) retrains run on
 their schedule regardless; their rejections do not count.
 
@@ -15,7 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from driftline.core.settings import RetrainSettings
@@ -35,6 +38,8 @@ class RetrainHistory:
     """When production last changed, by any kind of promotion."""
     last_quiet_check_at: float | None
     """When a check last found no drift."""
+    shadow_statuses: Mapping[int, str] = field(default_factory=dict)
+    """How the shadows of the runs that started one ended, by shadow id (`running` while undecided)."""
 
 
 @dataclass(frozen=True)
@@ -78,10 +83,11 @@ def decide_backoff(settings: RetrainSettings, history: RetrainHistory) -> Retrai
         (max((r["started_at"] for r in retrains if r["trigger"] == "cli"), default=None), "a manual retrain"),
     ]
     reset_at, reset_by = max(((at, why) for at, why in resets if at is not None), default=(None, ""))
-    decided = [r for r in history.runs if r["trigger"] == "drift" and _outcome(r) in ("promoted", "rejected")]
+    outcomes = [(run, _outcome(run, history.shadow_statuses)) for run in history.runs if run["trigger"] == "drift"]
+    decided = [(run, outcome) for run, outcome in outcomes if outcome in ("promoted", "rejected")]
     streak = 0
-    for run in decided:  # latest first; failed runs neither count nor break the streak
-        if _outcome(run) != "rejected" or (reset_at is not None and run["started_at"] <= reset_at):
+    for run, outcome in decided:  # latest first; failed runs and undecided shadows neither count nor break it
+        if outcome != "rejected" or (reset_at is not None and run["started_at"] <= reset_at):
             break
         streak += 1
     wait = backoff_wait(settings, streak)
@@ -89,7 +95,7 @@ def decide_backoff(settings: RetrainSettings, history: RetrainHistory) -> Retrai
     after = f"after the retrain at {_when(last_retrain_at)}"
     if streak == 0:
         kind, reason = "cooldown", f"the cool-down of {cooldown} s {after}"
-        if decided and _outcome(decided[0]) == "rejected" and reset_at is not None:
+        if decided and decided[0][1] == "rejected" and reset_at is not None:
             reason += f" (back-off reset by {reset_by} at {_when(reset_at)})"
     else:
         rejected = f"{streak} drift-triggered retrain{'s' if streak > 1 else ''} rejected in a row"
@@ -104,10 +110,12 @@ def decide_backoff(settings: RetrainSettings, history: RetrainHistory) -> Retrai
 def read_retrain_history(store: Store) -> RetrainHistory:
     """The runs, the last promotion and the last check without drift, from the store."""
     promotion = store.current_promotion()
+    runs = store.list_runs(limit=RUNS_READ)
     return RetrainHistory(
-        runs=store.list_runs(limit=RUNS_READ),
+        runs=runs,
         last_promotion_at=promotion["at"] if promotion else None,
         last_quiet_check_at=store.last_check_at("ok"),
+        shadow_statuses=store.shadow_statuses([i for i in map(_shadow_id, runs) if i is not None]),
     )
 
 
@@ -116,8 +124,23 @@ def retrain_backoff(settings: RetrainSettings, store: Store) -> RetrainBackoff:
     return decide_backoff(settings, read_retrain_history(store))
 
 
-def _outcome(run: Mapping[str, Any]) -> str | None:
-    return (run.get("details") or {}).get("outcome") if run["status"] == "succeeded" else run["status"]
+def _outcome(run: Mapping[str, Any], shadow_statuses: Mapping[int, str]) -> str | None:
+    """The run's outcome; for one that started a shadow, the shadow's end: rejected (on live requests or for want
+    of labels in time), promoted, or None while it runs or after a newer shadow replaced it."""
+    if run["status"] != "succeeded":
+        return str(run["status"])
+    outcome = (run.get("details") or {}).get("outcome")
+    if outcome != "shadow":
+        return outcome
+    shadow_id = _shadow_id(run)
+    status = shadow_statuses.get(shadow_id) if shadow_id is not None else None
+    return status if status in ("rejected", "promoted") else None
+
+
+def _shadow_id(run: Mapping[str, Any]) -> int | None:
+    """The shadow a run's candidate went to, if it went to one."""
+    shadow_id = ((run.get("details") or {}).get("evidence") or {}).get("shadow_id")
+    return int(shadow_id) if shadow_id is not None else None
 
 
 def _when(epoch: float) -> str:

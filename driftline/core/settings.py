@@ -408,6 +408,11 @@ class RetrainSettings(_Section):
     the paired comparison on them says the new champion is worse, the monitor rolls back. 0 turns the watch off."""
     watch_confidence: float = Field(default=0.95, gt=0.5, lt=1.0)
     """One-sided confidence that the new champion is worse before a watch rolls it back."""
+    watch_early_rows: int = Field(default=200, ge=0, le=1_000_000)
+    """During a watch, when a check's label-free estimate of the new champion's metric is worse than its threshold
+    (the estimate's `alert`), the paired comparison runs on the labelled watched requests so far, as soon as there
+    are at least this many, instead of waiting for `watch_rows`: a confident loss rolls back at once, anything else
+    waits for the rest. 0 turns the early comparison off; at or above `watch_rows` it never comes early."""
 
 
 class RetentionSettings(_Section):

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from driftline.core import RetrainHistory, RetrainSettings, Store, decide_backoff, retrain_backoff
+from tests.core.test_store import add
 
 SETTINGS = RetrainSettings(cooldown_seconds=100, backoff_max_seconds=1000)
 
@@ -18,9 +19,25 @@ def run(started_at: float, outcome: str, trigger: str = "drift") -> dict[str, An
     return {"started_at": started_at, "trigger": trigger, "status": "succeeded", "details": {"outcome": outcome}}
 
 
-def history(*runs: dict[str, Any], promoted_at: float | None = None, quiet_at: float | None = None) -> RetrainHistory:
+def shadowed(started_at: float, shadow_id: int) -> dict[str, Any]:
+    """A drift-triggered run whose candidate went to the shadow phase as shadow `shadow_id`."""
+    details = {"outcome": "shadow", "evidence": {"shadow_id": shadow_id}}
+    return {"started_at": started_at, "trigger": "drift", "status": "succeeded", "details": details}
+
+
+def history(
+    *runs: dict[str, Any],
+    promoted_at: float | None = None,
+    quiet_at: float | None = None,
+    shadows: dict[int, str] | None = None,
+) -> RetrainHistory:
     """Runs given oldest first, stored latest first as the store lists them."""
-    return RetrainHistory(runs=list(reversed(runs)), last_promotion_at=promoted_at, last_quiet_check_at=quiet_at)
+    return RetrainHistory(
+        runs=list(reversed(runs)),
+        last_promotion_at=promoted_at,
+        last_quiet_check_at=quiet_at,
+        shadow_statuses=shadows or {},
+    )
 
 
 def test_without_any_retrain_nothing_is_waited_for() -> None:
@@ -129,3 +146,51 @@ def test_the_store_history_gives_the_same_answer(store_url: str) -> None:
         (before.rejected_in_a_row, before.wait_seconds),
         (after.rejected_in_a_row, after.wait_seconds),
     )
+
+
+def test_a_shadow_rejected_on_live_requests_counts_as_a_rejection() -> None:
+    """A candidate that passed its holdout and lost in the shadow phase doubles the wait like a rejected one."""
+    runs = (run(1000, "rejected"), shadowed(1100, shadow_id=7))
+    backoff = decide_backoff(SETTINGS, history(*runs, shadows={7: "rejected"}))
+    assert (2, 1500) == (backoff.rejected_in_a_row, backoff.allowed_at)
+
+
+def test_a_running_shadow_neither_counts_nor_breaks_the_streak() -> None:
+    """While its shadow is undecided a run is left out, like a failed one: the earlier rejection still counts."""
+    runs = (run(1000, "rejected"), shadowed(1100, shadow_id=7))
+    backoff = decide_backoff(SETTINGS, history(*runs, shadows={7: "running"}))
+    assert 1 == backoff.rejected_in_a_row
+
+
+def test_a_replaced_shadow_neither_counts_nor_breaks_the_streak() -> None:
+    """A shadow a newer candidate replaced was never decided, so it leaves the streak as it was."""
+    runs = (run(1000, "rejected"), shadowed(1100, shadow_id=7), run(1200, "rejected"))
+    backoff = decide_backoff(SETTINGS, history(*runs, shadows={7: "replaced"}))
+    assert 2 == backoff.rejected_in_a_row
+
+
+def test_a_promoted_shadow_ends_the_streak() -> None:
+    """A shadow promoted on live requests breaks the streak of the rejections before it."""
+    runs = (run(1000, "rejected"), run(1100, "rejected"), shadowed(1200, shadow_id=7))
+    backoff = decide_backoff(SETTINGS, history(*runs, shadows={7: "promoted"}))
+    assert 0 == backoff.rejected_in_a_row
+
+
+def test_shadow_rejections_and_timeouts_in_a_real_store_double_the_wait(store_url: str) -> None:
+    """Read from a real store: one shadow rejected on live requests and one short of labels in time make a streak
+    of two, as two rejected candidates would."""
+    store = Store(store_url)
+    champion = add(store)
+    store.promote(champion, kind="initial", reason="first")
+    endings = [("rejected", {}), ("rejected", {"rows": 3, "timed_out": True})]
+    for status, evidence in endings:
+        run_id = store.start_run("drift")
+        shadow_id = store.start_shadow(
+            add(store), champion_version=champion, purpose="candidate", needed_rows=10, reason="passed the holdout"
+        )
+        details = {"outcome": "shadow", "evidence": {"shadow_id": shadow_id}}
+        store.finish_run(run_id, status="succeeded", details=details)
+        store.finish_shadow(shadow_id, status=status, reason="decided", evidence=evidence)
+    backoff = retrain_backoff(SETTINGS, store)
+    store.dispose()
+    assert (2, 400) == (backoff.rejected_in_a_row, backoff.wait_seconds)

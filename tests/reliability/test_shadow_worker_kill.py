@@ -10,7 +10,6 @@ from collections.abc import Callable
 import pytest
 import sqlalchemy as sa
 
-from driftline.core import Registry
 from driftline.core.store import shadow_predictions
 from retrain import train
 from tests.processes import Served, wait_for
@@ -37,7 +36,7 @@ def test_the_replacement_of_a_killed_worker_loads_the_shadow(service_factory: Ca
     """After SIGKILL to one of two workers mid-shadow, every answer of both the survivor and the new worker has the
     shadow's output logged beside it."""
     service = service_factory(workers=2, serving__poll_seconds=0.5)
-    registry = Registry(service.store, service.settings.store.model_dir)
+    registry = service.registry
     start_candidate_shadow(registry, train(service.settings, registry, trigger="test").version.version)
     before = wait_for("two workers", lambda: service.workers() if len(service.workers()) == 2 else None, 30)
     with Load(service.url, threads=4) as load:

@@ -12,6 +12,8 @@ import pytest
 
 from driftline.cli.main import main
 from driftline.core import Registry, Settings
+from monitoring import CheckResult, EstimatedPerformance
+from monitoring.window import LiveWindow
 from retrain import TrainingOutcome, retrain
 from retrain.shadowing import decide_shadow
 from tests.factories import CATEGORICAL, NUMERIC, make_loans
@@ -59,6 +61,14 @@ def shadowed(registry: Registry, rows: pd.DataFrame) -> None:
         ]
     )
     registry.store.record_feedback(dict(zip(ids, (int(v) for v in rows["default"]), strict=True)))
+
+
+def estimating(version: int, *, alert: bool) -> CheckResult:
+    """A check of `version` whose label-free estimate is (or is not) worse than its threshold."""
+    window = LiveWindow(version, 500, 0, 1, 500, None, None, pd.DataFrame(), pd.DataFrame())
+    threshold = 0.7 if alert else 0.5
+    estimate = EstimatedPerformance("roc_auc", 0.6, 0.55, 0.65, threshold, alert, 500, "cbpe")
+    return CheckResult("ok", version, "", time.time(), 0.0, window, estimated=estimate)
 
 
 def test_a_candidate_that_passes_the_holdout_becomes_the_shadow(shadowing: Settings, registry: Registry) -> None:
@@ -152,3 +162,46 @@ def test_a_worse_version_promoted_by_hand_with_watch_is_rolled_back(
     decision = decide_shadow(shadowing, registry)
     assert decision is not None
     assert ("rolled_back", 1) == (decision.outcome, registry.production().version)
+
+
+def test_an_estimated_drop_rolls_back_before_all_watched_rows_have_labels(
+    watching: Settings, registry: Registry
+) -> None:
+    """With the new champion's estimate below its threshold, 250 of the 300 watched requests (at least
+    watch_early_rows) suffice to roll back a worse promotion, and the evidence says so."""
+    shadowed(registry, make_loans(250, seed=43))
+    decision = decide_shadow(watching, registry, check=estimating(2, alert=True))
+    assert decision is not None
+    assert ("rolled_back", 1, 250, 0.7) == (
+        decision.outcome,
+        registry.production().version,
+        decision.evidence["rows"],
+        decision.evidence["estimate"]["threshold"],
+    )
+
+
+def test_without_an_estimated_drop_a_watch_waits_for_all_its_rows(watching: Settings, registry: Registry) -> None:
+    """An estimate within its threshold leaves a watch short of its rows waiting, however worse the new champion."""
+    shadowed(registry, make_loans(250, seed=43))
+    assert decide_shadow(watching, registry, check=estimating(2, alert=False)) is None
+
+
+def test_an_estimated_drop_waits_for_watch_early_rows(watching: Settings, registry: Registry) -> None:
+    """Fewer labelled watched requests than watch_early_rows decide nothing, even with the estimate down."""
+    watching.retrain.watch_early_rows = 200
+    shadowed(registry, make_loans(150, seed=43))
+    assert decide_shadow(watching, registry, check=estimating(2, alert=True)) is None
+
+
+def test_an_early_comparison_that_finds_no_loss_keeps_watching(watching: Settings, registry: Registry) -> None:
+    """An estimated drop the labelled requests do not confirm neither rolls back nor ends the watch."""
+    shadowed(registry, new_regime(250, seed=42))
+    decide_shadow(watching, registry, check=estimating(2, alert=True))
+    shadow = registry.store.active_shadow()
+    assert ("running", 2) == (shadow["status"] if shadow else None, registry.production().version)
+
+
+def test_an_estimate_of_another_version_brings_nothing_forward(watching: Settings, registry: Registry) -> None:
+    """A check that estimated the replaced champion, not the watched one, leaves the watch waiting."""
+    shadowed(registry, make_loans(250, seed=43))
+    assert decide_shadow(watching, registry, check=estimating(1, alert=True)) is None

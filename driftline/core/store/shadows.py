@@ -107,6 +107,14 @@ class Shadows(OnEngine):
             rows = conn.execute(sa.select(shadows).order_by(shadows.c.id.desc()).limit(limit)).all()
         return [cast(ShadowRow, dict(row._mapping)) for row in rows]
 
+    def shadow_statuses(self, ids: Sequence[int]) -> dict[int, str]:
+        """The status of each of the shadows `ids` still recorded (running, promoted, rejected, ...)."""
+        if not ids:
+            return {}
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(shadows.c.id, shadows.c.status).where(shadows.c.id.in_(list(ids)))).all()
+        return {int(row.id): str(row.status) for row in rows}
+
     def insert_shadow_predictions(self, records: Sequence[Mapping[str, Any]]) -> None:
         """Write the shadow's outputs (request_id, shadow_id, created_at, output); a retried one is skipped."""
         if records:
