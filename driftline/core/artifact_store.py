@@ -67,11 +67,10 @@ class ArtifactStore:
         return f"{self._root}/{CONTENT_FOLDER}/{sha256}"
 
     def upload(self, path: Path, sha256: str) -> None:
-        """Store `path` under its hash, unless that object exists already (the same bytes, by its name)."""
+        """Store `path` under its hash. An object already there (the same bytes, by its name) is written again all
+        the same: its fresh write time puts it inside the sweep's grace until the version naming it is recorded."""
         key = self._key(sha256)
         with self._unavailable(f"{path.name} was not stored and no version was registered"):
-            if self._fs.exists(key):
-                return
             if isinstance(self._fs, LocalFileSystem):  # object stores have no folders to make
                 self._fs.makedirs(self._fs._parent(key), exist_ok=True)
             # under a name no reader asks for, then renamed: an interrupted upload never sits at the hash's name
@@ -113,7 +112,7 @@ class ArtifactStore:
                 stored = name.rpartition("/")[2]
                 if info.get("type") == "directory" or (stored in keep and _STAGED not in stored):
                     continue
-                if self._written_at(info) >= written_before:
+                if self._written_at(info) >= written_before or self._rewritten_since_listed(name, written_before):
                     continue
                 try:
                     self._fs.rm_file(name)
@@ -121,6 +120,14 @@ class ArtifactStore:
                     continue
                 deleted += 1
         return deleted
+
+    def _rewritten_since_listed(self, name: str, written_before: float) -> bool:
+        """Whether an upload wrote `name` again after the listing: asked of the store itself, not of its cache."""
+        self._fs.invalidate_cache(name)
+        try:
+            return self._written_at(self._fs.info(name)) >= written_before
+        except FileNotFoundError:  # another sweep took it first
+            return True
 
     def _written_at(self, info: Mapping[str, Any]) -> float:
         """When the listed object was written, as a Unix time, from its listing where the filesystem gives it."""

@@ -38,7 +38,7 @@ def test_a_file_is_stored_under_its_sha256(bucket: Path, uploaded: tuple[Path, s
 def test_a_second_upload_of_the_same_bytes_leaves_one_object(
     bucket: Path, artifacts: ArtifactStore, uploaded: tuple[Path, str]
 ) -> None:
-    """Uploading is idempotent: nothing staged is left behind and the object is not rewritten."""
+    """Uploading the same bytes again leaves one object under the hash and nothing staged beside it."""
     source, digest = uploaded
     artifacts.upload(source, digest)
     assert [digest] == sorted(path.name for path in (bucket / "sha256").iterdir())
@@ -138,3 +138,15 @@ def test_a_sweep_deletes_an_old_interrupted_upload(
 def test_a_sweep_of_an_empty_store_deletes_nothing(artifacts: ArtifactStore) -> None:
     """Before the first upload there is no folder, and a sweep finds nothing to delete."""
     assert 0 == artifacts.sweep(set(), written_before=time.time())
+
+
+def test_an_old_object_uploaded_again_outlives_a_sweep(
+    tmp_path: Path, bucket: Path, artifacts: ArtifactStore, two_old_objects: tuple[str, str]
+) -> None:
+    """An old object no version names, uploaded again for a version not yet recorded, is inside the grace again."""
+    _, unnamed = two_old_objects
+    source = tmp_path / "again"
+    source.write_bytes(b"pruned version")
+    artifacts.upload(source, unnamed)
+    artifacts.sweep(set(), written_before=time.time() - 86_400)
+    assert [unnamed] == [path.name for path in (bucket / "sha256").iterdir() if path.name == unnamed]
